@@ -1,0 +1,48 @@
+"""Datasets by name: ``get_dataset(name, source=..., data_dir=...) -> ImageSource``.
+
+Each entry names a factory ``module:function`` imported only when asked for, so
+importing dtransfer stays cheap. A factory takes ``source`` ("procedural" to
+render offline, "tfds" to read a prepared builder from ``data_dir``, "original"
+to read the original files from ``data_dir``/manual dir) plus keyword options,
+and returns an ``ImageSource`` (dtransfer.data.sources).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+
+# name -> "module:function". Add new datasets here.
+_FACTORIES = {
+    "dsprites": "dtransfer.datasets.dsprites.variants:dsprites",
+    "noisy_dsprites": "dtransfer.datasets.dsprites.variants:noisy_dsprites",
+    "color_dsprites": "dtransfer.datasets.dsprites.variants:color_dsprites",
+    "color_dsprites_dlib": "dtransfer.datasets.dsprites.variants:color_dsprites_dlib",
+    "noisy_color_dsprites": "dtransfer.datasets.dsprites.variants:noisy_color_dsprites",
+}
+
+
+def names() -> list[str]:
+  """All registered dataset names."""
+  return sorted(_FACTORIES)
+
+
+def register(name: str, factory: str) -> None:
+  """Registers ``module:function`` under ``name`` (for user datasets)."""
+  _FACTORIES[name] = factory
+
+
+def get_dataset(name: str, source: str = "procedural", data_dir: str | None = None,
+                **kwargs):
+  """Returns the ImageSource of a named dataset.
+
+  Raises:
+    KeyError: unknown name (the message lists the known ones).
+  """
+  if name not in _FACTORIES:
+    close = difflib.get_close_matches(name, names(), n=3)
+    hint = f" Did you mean {close}?" if close else ""
+    raise KeyError(f"unknown dataset '{name}'.{hint} Known datasets: {names()}.")
+  module, fn = _FACTORIES[name].split(":")
+  return getattr(importlib.import_module(module), fn)(
+      source=source, data_dir=data_dir, **kwargs)
