@@ -1,0 +1,22 @@
+"""The main job: weak source training, transfer, fine-tuning, OMES, report.
+
+  python -m launch.main --config=configs/main_job.py --workdir=/tmp/dtransfer_main
+
+Argument: ``<preset>[,source=<dataset>,target=<dataset>]``; default ``quick``
+(dSprites -> Noisy-dSprites, offline, about 15 minutes on a 2-core CPU).
+Any field can be overridden, e.g. ``--config.source.loss.beta=2``.
+"""
+
+import ml_collections
+
+from configs import common
+from configs import source as source_cfg
+from configs import transfer as transfer_cfg
+
+
+def get_config(arg: str | None = None):
+  a = common.parse_arg(arg, preset="quick", source="dsprites", target="noisy_dsprites")
+  c = ml_collections.ConfigDict()
+  c.source = source_cfg.get_config(f"{a.source},{a.preset}")
+  c.target = transfer_cfg.get_config(f"{a.target},{a.preset}")
+  return c

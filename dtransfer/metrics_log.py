@@ -1,0 +1,74 @@
+"""JSON-lines metrics and progress lines (big_vision style, process 0 only)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import jax
+import numpy as np
+
+
+def _plain(v):
+  if isinstance(v, (np.generic, np.ndarray)) or hasattr(v, "shape"):
+    v = np.asarray(v)
+    return v.item() if v.ndim == 0 else v.tolist()
+  return v
+
+
+class MetricWriter:
+  """Appends one JSON object per line to ``<workdir>/<name>.jsonl``."""
+
+  def __init__(self, workdir: str, name: str = "metrics"):
+    self.path = os.path.join(workdir, f"{name}.jsonl")
+    self.enabled = jax.process_index() == 0
+    if self.enabled:
+      os.makedirs(workdir, exist_ok=True)
+
+  def write(self, step: int, **values):
+    if not self.enabled:
+      return
+    record = {"step": int(step), "time": time.time()}
+    record.update({k: _plain(v) for k, v in values.items()})
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+
+
+def read(path: str) -> list[dict]:
+  """Reads a JSON-lines file back (skips a torn last line of a killed run)."""
+  out = []
+  with open(path) as f:
+    for line in f:
+      try:
+        out.append(json.loads(line))
+      except json.JSONDecodeError:
+        pass
+  return out
+
+
+class Progress:
+  """Steps/s and ETA, logged every ``every`` steps."""
+
+  def __init__(self, total: int, start: int = 0, name: str = "train"):
+    self.total, self.name = int(total), name
+    self.t0, self.s0 = time.perf_counter(), int(start)
+    self.last_t, self.last_s = self.t0, int(start)
+
+  def update(self, step: int) -> dict:
+    now = time.perf_counter()
+    rate = (step - self.last_s) / max(now - self.last_t, 1e-9)
+    overall = (step - self.s0) / max(now - self.t0, 1e-9)
+    eta = (self.total - step) / max(overall, 1e-9)
+    self.last_t, self.last_s = now, step
+    logging.info("[%s] step %d/%d  %.2f steps/s  ETA %s", self.name, step, self.total,
+                 rate, _hms(eta))
+    print(f"[{self.name}] step {step}/{self.total}  {rate:.2f} steps/s  "
+          f"ETA {_hms(eta)}", flush=True)
+    return {"steps_per_sec": rate, "eta_sec": eta}
+
+
+def _hms(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

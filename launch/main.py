@@ -1,0 +1,27 @@
+"""The main job, offline by default:
+
+  python -m launch.main --config=configs/main_job.py --workdir=/tmp/dtransfer_main
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from dtransfer import pipeline
+from launch import common
+
+CONFIG = config_flags.DEFINE_config_file("config", "configs/main_job.py",
+                                         "Main-job config file.", lock_config=True)
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
+  common.setup()
+  pipeline.run_main_job(CONFIG.value, common.WORKDIR.value)
+  print(f"report: {common.WORKDIR.value}/report.md")
+
+
+if __name__ == "__main__":
+  app.run(main)
