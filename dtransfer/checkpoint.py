@@ -37,7 +37,6 @@ class Checkpointer:
     return steps[-1] if steps else None
 
   def save(self, step: int, state, *, force: bool = False) -> None:
-    state = jax.device_get(state)
     self._manager.save(int(step), args=ocp.args.StandardSave(state), force=force)
     self._manager.wait_until_finished()
 

@@ -161,3 +161,51 @@ def evaluate_model(model, variables, source, config, outdir: str, title: str = "
            os.path.join(outdir, "traversals.png"))
   save_png(reconstructions(model, variables, examples), os.path.join(outdir, "reconstructions.png"))
   return results
+
+
+def evaluate_workdir(workdir: str, outdir: str, *, metrics=None, dataset: str | None = None,
+                     num_samples: int | None = None, metric_kwargs=None) -> dict:
+  """Evaluates the newest checkpoint of a work directory (optionally on another dataset)."""
+  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
+  config = train_lib.read_config(workdir)
+  trained_shape = tuple(train_lib.load_source(config).image_shape)
+  if dataset:
+    config.data.name = dataset
+    config.data.kwargs = {}
+  source = train_lib.load_source(config)
+  if tuple(source.image_shape) != trained_shape:
+    raise ValueError(f"the model in {workdir} takes images of shape {trained_shape}, "
+                     f"dataset {config.data.name} gives {tuple(source.image_shape)}.")
+  _override_eval(config, metrics, num_samples, metric_kwargs)
+  model, state = train_lib.load_trained(config, workdir, image_shape=trained_shape)
+  return evaluate_model(model, train_lib.variables_of(state), source, config, outdir,
+                        title=f"{workdir} on {config.data.name}")
+
+
+def evaluate_saved_codes(path: str, outdir: str, *, metrics=None, metric_kwargs=None,
+                         seed: int = 0) -> dict:
+  """Evaluates codes saved as .npz with arrays ``codes`` [N, D] and ``factors`` [N, K]."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  try:
+    data = np.load(path, allow_pickle=False)
+    codes, factors = data["codes"], data["factors"]
+  except FileNotFoundError:
+    raise FileNotFoundError(f"no codes file at {path}.") from None
+  except (KeyError, ValueError, OSError) as e:
+    raise ValueError(f"{path} is not a readable .npz with arrays 'codes' [N, D] and "
+                     f"'factors' [N, K] ({e}).") from None
+  names = list(data["factor_names"]) if "factor_names" in data else None
+  from configs import common  # pylint: disable=g-import-not-at-top
+  config = common.base_config()
+  config.eval.seed = seed
+  _override_eval(config, metrics, None, metric_kwargs)
+  return evaluate_codes(codes, factors, config, outdir, names, title=os.path.basename(path))
+
+
+def _override_eval(config, metrics, num_samples, metric_kwargs):
+  if metrics:
+    config.eval.metrics = list(metrics)
+  if num_samples:
+    config.eval.num_samples = int(num_samples)
+  if metric_kwargs:
+    config.eval.metric_kwargs.update(metric_kwargs)

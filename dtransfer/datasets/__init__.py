@@ -19,6 +19,10 @@ _FACTORIES = {
     "color_dsprites": "dtransfer.datasets.dsprites.variants:color_dsprites",
     "color_dsprites_dlib": "dtransfer.datasets.dsprites.variants:color_dsprites_dlib",
     "noisy_color_dsprites": "dtransfer.datasets.dsprites.variants:noisy_color_dsprites",
+    "shapes3d": "dtransfer.datasets.shapes3d.dataset:shapes3d",
+    "real_objects": "dtransfer.datasets.real_objects.dataset:real_objects",
+    "coil100_augmented": "dtransfer.datasets.coil100.dataset:coil100_augmented",
+    "coil100_augmented_binary": "dtransfer.datasets.coil100.dataset:coil100_augmented_binary",
 }
 
 

@@ -1,0 +1,156 @@
+"""Shared helpers for dtransfer's TFDS builders (no TensorFlow needed).
+
+Why a shared module: every builder stores images as zlib-compressed uint8
+``Tensor`` features (``Image`` would need TensorFlow to encode), writes
+array_record files in generation-key order (``disable_shuffling=True``), reads
+original files from a manual directory with clear errors, and is opened for
+random access the same way. Import it only from builder or factory code:
+it imports tensorflow_datasets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Sequence
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+FILE_FORMAT = "array_record"
+
+
+def image_feature(shape) -> tfds.features.Tensor:
+  """uint8 image tensor, zlib-compressed (encodable without TensorFlow)."""
+  return tfds.features.Tensor(shape=tuple(shape), dtype=np.uint8,
+                              encoding="zlib")
+
+
+def label_features(names: Sequence[str], sizes: Sequence[int],
+                   values: bool = True) -> dict:
+  """``label_<name>`` ClassLabels (and float ``value_<name>``), as stock TFDS."""
+  feats = {}
+  for n, s in zip(names, sizes):
+    feats[f"label_{n}"] = tfds.features.ClassLabel(num_classes=int(s))
+    if values:
+      feats[f"value_{n}"] = tfds.features.Tensor(shape=(), dtype=np.float32)
+  return feats
+
+
+def read_checksums(path) -> dict[str, tuple[str, int, str]]:
+  """Parses a TFDS checksums.tsv: filename -> (url, size, sha256)."""
+  out = {}
+  for line in epath.Path(path).read_text().splitlines():
+    line = line.strip()
+    if not line or line.startswith("#"):
+      continue
+    url, size, sha, name = line.split("\t")
+    out[name] = (url, int(size), sha)
+  return out
+
+
+def sha256(path, chunk: int = 1 << 22) -> str:
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    while block := f.read(chunk):
+      h.update(block)
+  return h.hexdigest()
+
+
+def verify_file(path, size: int | None, digest: str | None, url: str = "") -> None:
+  """Checks a downloaded/manual file's size and sha256.
+
+  Raises:
+    ValueError: naming the file, what differs and how to fix it.
+  """
+  path = os.fspath(path)
+  fix = (f"Delete it and download it again{' from ' + url if url else ''}, "
+         "then retry.")
+  actual = os.path.getsize(path)
+  if size is not None and actual != size:
+    raise ValueError(
+        f"{path} has {actual:,} bytes but the original file has {size:,}: it "
+        f"is truncated, corrupt or a different file. {fix}")
+  if digest is not None:
+    got = sha256(path)
+    if got != digest:
+      raise ValueError(
+          f"checksum mismatch for {path}: sha256 {got} but expected {digest}. "
+          f"The file is corrupt or a different version. {fix}")
+
+
+def manual_dir(dl_manager) -> epath.Path | None:
+  """The builder's manual directory, or None if unset, missing or empty."""
+  try:
+    return epath.Path(dl_manager.manual_dir)
+  except (AssertionError, ValueError):
+    return None
+
+
+def manual_file(dl_manager, filename: str, instructions: str = "") -> epath.Path:
+  """Path of ``filename`` in the manual directory.
+
+  Raises:
+    FileNotFoundError: naming the file and the directory to put it in.
+  """
+  mdir = manual_dir(dl_manager)
+  if mdir is not None and (mdir / filename).exists():
+    return mdir / filename
+  where = mdir or getattr(dl_manager, "_manual_dir", None) or "<manual_dir>"
+  raise FileNotFoundError(
+      f"missing {filename}: put the original file at {epath.Path(where) / filename} "
+      f"(or pass DownloadConfig(manual_dir=DIR) with DIR holding {filename}). "
+      f"{instructions}".strip())
+
+
+def builder(builder_cls, config: str | tfds.core.BuilderConfig | None,
+            data_dir) -> tfds.core.DatasetBuilder:
+  """Instantiates a dtransfer builder writing array_record files."""
+  kwargs = {} if config is None else {"config": config}
+  return builder_cls(data_dir=os.fspath(data_dir), file_format=FILE_FORMAT,
+                     **kwargs)
+
+
+def prepare(builder_cls, config=None, data_dir=None, manual_dir=None,
+            download_dir=None):
+  """Builds (if needed) and returns the prepared builder."""
+  if data_dir is None:
+    raise ValueError("prepare() needs data_dir: the folder that will hold the "
+                     "prepared array_record files.")
+  b = builder(builder_cls, config, data_dir)
+  dl = tfds.download.DownloadConfig(
+      manual_dir=None if manual_dir is None else os.fspath(manual_dir))
+  b.download_and_prepare(
+      download_dir=None if download_dir is None else os.fspath(download_dir),
+      download_config=dl)
+  return b
+
+
+def data_source(builder_cls, config, data_dir, split: str = "train"):
+  """Random-access ArrayRecord source of a prepared builder.
+
+  Raises:
+    FileNotFoundError: the dataset is not prepared in data_dir (names the
+      command to prepare it).
+  """
+  if data_dir is None:
+    raise ValueError("source='tfds' needs data_dir: the folder holding the "
+                     "prepared dataset (see `python -m launch.build_datasets`).")
+  b = builder(builder_cls, config, data_dir)
+  if not b.is_prepared():
+    raise FileNotFoundError(
+        f"dataset {b.info.full_name} is not prepared in {data_dir}. Prepare "
+        f"it first, e.g. `python -m launch.build_datasets --datasets={b.name} "
+        f"--data_dir={data_dir}` or dtransfer.datasets._builder_utils."
+        f"prepare({builder_cls.__name__}, {b.builder_config.name!r}, "
+        f"{str(data_dir)!r}).")
+  return b.as_data_source(split=split)
+
+
+def check_factor_order(labels: np.ndarray, sizes: Sequence[int]) -> None:
+  """Raises unless labels [N, K] are exactly the grid in C order."""
+  expect = np.stack(np.unravel_index(np.arange(len(labels)), tuple(sizes)), -1)
+  if labels.shape != expect.shape or not np.array_equal(labels, expect):
+    raise ValueError("records are not in factor order (record i must have "
+                     "factors unravel(i)); rebuild the dataset.")

@@ -1,0 +1,1 @@
+"""Coil100-Augmented (+binary): readers, recipe and TFDS builder."""

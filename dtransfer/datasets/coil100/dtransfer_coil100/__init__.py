@@ -1,0 +1,1 @@
+"""TFDS builder dtransfer_coil100 (configs: augmented, binary)."""

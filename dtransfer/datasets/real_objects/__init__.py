@@ -1,0 +1,1 @@
+"""real_objects: Coil100-Augmented-style transforms of real photographs."""

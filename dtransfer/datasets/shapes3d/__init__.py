@@ -1,0 +1,1 @@
+"""Shapes3D: procedural renderer, original h5 reader and TFDS builder."""

@@ -1,0 +1,54 @@
+"""Registry factory for Shapes3D (``get_dataset("shapes3d", source=...)``)."""
+
+from __future__ import annotations
+
+import os
+
+from dtransfer.datasets.shapes3d import renderer
+
+SPACE = renderer.SPACE
+
+
+def find_h5(data_dir) -> str:
+  """Locates 3dshapes.h5 in data_dir (flat, or the authors' 3dshapes/ folder)."""
+  from dtransfer.datasets.shapes3d import original  # pylint: disable=g-import-not-at-top
+  if data_dir is None:
+    raise ValueError("source='original' needs data_dir, the folder holding "
+                     f"{original.FILENAME}. {original.INSTRUCTIONS}")
+  candidates = [os.path.join(data_dir, original.FILENAME),
+                os.path.join(data_dir, "3dshapes", original.FILENAME)]
+  for c in candidates:
+    if os.path.exists(c):
+      return c
+  raise FileNotFoundError(
+      f"missing {original.FILENAME}: looked for {candidates}. Download "
+      f"{original.URL} ({original.NUM_BYTES:,} bytes) into {data_dir}.")
+
+
+def shapes3d(source: str = "procedural", data_dir=None, config=None, **unused):
+  """Shapes3D as an ImageSource (floor/wall/object hue, scale, shape, orientation).
+
+  Args:
+    source: "procedural" (offline renderer), "tfds" (a prepared
+      dtransfer_shapes3d builder in data_dir) or "original" (3dshapes.h5 in
+      data_dir, read lazily).
+    data_dir: see source.
+    config: for source="tfds", the builder config ("procedural" or
+      "original", or a Shapes3dConfig); default "procedural".
+  """
+  if unused:
+    raise TypeError(f"shapes3d() got unexpected options {sorted(unused)}.")
+  if source == "procedural":
+    return renderer.Shapes3DRenderer()
+  if source == "original":
+    from dtransfer.datasets.shapes3d import original  # pylint: disable=g-import-not-at-top
+    return original.H5Shapes3DSource(find_h5(data_dir))
+  if source == "tfds":
+    # pylint: disable=g-import-not-at-top
+    from dtransfer.data.sources import TFDSSource
+    from dtransfer.datasets import _builder_utils as bu
+    from dtransfer.datasets.shapes3d.dtransfer_shapes3d import dtransfer_shapes3d_dataset_builder as b
+    return TFDSSource(bu.data_source(b.Builder, config or "procedural", data_dir),
+                      SPACE)
+  raise ValueError(f"unknown source {source!r} for shapes3d; use 'procedural', "
+                   "'tfds' or 'original'.")

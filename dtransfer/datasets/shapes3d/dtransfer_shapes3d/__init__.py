@@ -1,0 +1,1 @@
+"""TFDS builder dtransfer_shapes3d (configs: procedural, original)."""
