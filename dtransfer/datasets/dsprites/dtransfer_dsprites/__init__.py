@@ -1,0 +1,1 @@
+"""TFDS builder folder of ``dtransfer_dsprites`` (imports tensorflow_datasets)."""
