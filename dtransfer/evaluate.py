@@ -155,8 +155,8 @@ def evaluate_model(model, variables, source, config, outdir: str, title: str = "
   np.savez_compressed(os.path.join(outdir, "codes.npz"), codes=codes, factors=factors,
                       factor_names=np.asarray(source.space.names))
   results = evaluate_codes(codes, factors, config, outdir, source.space.names, title)
-  examples = source.images(np.linspace(0, source.space.num_records - 1, 8).astype(np.int64),
-                           np.random.default_rng(config.eval.seed))
+  _, preview = pairs.sample_dataset(source, 8, seed=config.eval.seed + 1)
+  examples = next(preview())
   save_png(traversals(model, variables, examples[3], steps=config.eval.traversal_steps),
            os.path.join(outdir, "traversals.png"))
   save_png(reconstructions(model, variables, examples), os.path.join(outdir, "reconstructions.png"))

@@ -92,13 +92,11 @@ def comparison_table(named: dict[str, dict], factor_names=(), delta_from: str | 
   for f in facs.values():
     rows += [r for r in f if r not in rows]
   if factor_names and rows:
-    lines += ["", "Per factor:", "",
-              "| metric | " + " | ".join(f"{c}: {n}" for c in cols for n in factor_names) + " |",
-              "|---" * (len(cols) * len(factor_names) + 1) + "|"]
-    for r in rows:
-      vals = []
-      for c in cols:
-        for j in range(len(factor_names)):
-          vals.append(cell(c, (r, j), lambda n, kk: (facs[n].get(kk[0]) or [None] * len(factor_names))[kk[1]]))
-      lines.append(f"| {r} | " + " | ".join(vals) + " |")
+    # One row per factor; for each per-factor metric one column per evaluation.
+    heads = [f"{r} ({c})" for r in rows for c in cols]
+    lines += ["", "| factor | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    for j, fname in enumerate(factor_names):
+      vals = [cell(c, (r, j), lambda n, kk: (facs[n].get(kk[0]) or [None] * len(factor_names))[kk[1]])
+              for r in rows for c in cols]
+      lines.append(f"| {fname} | " + " | ".join(vals) + " |")
   return "\n".join(lines)

@@ -3,6 +3,11 @@
 Batch ``i`` of a pair source is a pure function of ``(seed, i)``, so any batch
 can be rebuilt at random: a resumed run reads exactly the batches an
 uninterrupted one would, and each host can build only its own slice.
+
+Incomplete grids (sources with ``available``, see dtransfer.data.sources) are
+supported: images are drawn only among the records that exist, and a weak
+pair's changed factor takes a new value among those that exist with the other
+factors fixed; anchors whose factor has no such alternative are redrawn.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.data.sources import SparseIndex
+from dtransfer.data.sources import sample_records
+from dtransfer.data.sources import sparse_index
 
 PAIR_MODES = ("exact", "dlib")
 
 
 def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k: int = 1,
-                        mode: str = "exact"):
+                        mode: str = "exact", available=None):
   """Factor rows of n weak pairs and the index of a changed factor.
 
   Args:
@@ -28,6 +36,8 @@ def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k:
       describes). "dlib": disentanglement_lib's sampler: ``choice([1, k])``
       factors change, drawn among all factors, new values uniform so they may
       repeat the old value.
+    available: for an incomplete grid, the SparseIndex (or sorted array) of
+      the grid indices that exist; None for a full grid.
 
   Returns:
     (f1 [n, K], f2 [n, K], label [n]) with label the index (into the space's
@@ -35,6 +45,10 @@ def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k:
   """
   if mode not in PAIR_MODES:
     raise ValueError(f"unknown pair mode '{mode}'; choose one of {PAIR_MODES}.")
+  if available is not None:
+    if not isinstance(available, SparseIndex):
+      available = SparseIndex(space, available)
+    return _sample_weak_sparse(available, rng, n, k, mode)
   sizes = np.asarray(space.sizes)
   varying = np.asarray(space.varying())
   num_k = space.num_factors if mode == "dlib" else len(varying)
@@ -70,6 +84,85 @@ def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k:
   return f1, f2, label
 
 
+_MAX_REDRAWS = 100
+
+
+def _sample_weak_sparse(sparse: SparseIndex, rng: np.random.Generator, n: int,
+                        k: int, mode: str):
+  """sample_weak_factors on an incomplete grid (same contract).
+
+  Each changed factor takes a value among those that exist with all other
+  factors of the current partner fixed ("exact": different from the old one;
+  "dlib": uniform over the existing ones, the old one included). In "exact"
+  mode the anchor is drawn among records whose first changed factor has an
+  alternative, and rows that run out of alternatives for a later factor
+  (k > 1) are redrawn whole.
+  """
+  space = sparse.space
+  sizes = np.asarray(space.sizes)
+  bases = sparse.bases
+  varying = np.asarray(sparse.varying() if mode == "exact"
+                       else range(space.num_factors), np.int64)
+  num_k = len(varying)
+  if num_k == 0:
+    raise ValueError(f"no two existing records of the incomplete grid over "
+                     f"{space.names} differ in exactly one factor, so no weak "
+                     "pair exists; use unsupervised training on this dataset.")
+  if k == -1:
+    ks = rng.integers(1, max(num_k, 2), size=n)
+  else:
+    if not 1 <= k <= num_k:
+      raise ValueError(f"k={k} factors cannot change: the incomplete grid has "
+                       f"{num_k} factors that can ({[space.names[i] for i in varying]}); "
+                       "use 1 <= k <= that, or -1 for random k.")
+    ks = np.full(n, k)
+  if mode == "dlib":
+    ks = np.where(rng.integers(0, 2, size=n) == 0, 1, ks)
+  f1 = np.zeros((n, space.num_factors), np.int64)
+  f2 = f1.copy()
+  label = np.zeros(n, np.int64)
+  todo = np.arange(n)
+  values = np.arange(int(sizes.max()))
+  for _ in range(_MAX_REDRAWS):
+    order = np.argsort(rng.random((len(todo), num_k)), axis=1)
+    first = varying[order[:, 0]]
+    anchor = np.empty(len(todo), np.int64)
+    for fac in np.unique(first):
+      sel = first == fac
+      pool = (sparse.alternative_pool(int(fac)) if mode == "exact"
+              else sparse.available)
+      anchor[sel] = pool[rng.integers(0, len(pool), size=int(sel.sum()))]
+    a = space.factors(anchor)
+    b = a.copy()
+    lab = np.zeros(len(todo), np.int64)
+    ok = np.ones(len(todo), bool)
+    for j in range(int(ks[todo].max())):
+      rows = np.nonzero(ok & (ks[todo] > j))[0]
+      if not len(rows):
+        break
+      idx = varying[order[rows, j]]
+      cur = b[rows] @ bases
+      cand = cur[:, None] + (values[None, :] - b[rows, idx][:, None]) * bases[idx][:, None]
+      valid = (values[None, :] < sizes[idx][:, None]) & sparse.contains(
+          np.clip(cand, 0, space.num_records - 1))
+      if mode == "exact":
+        valid &= values[None, :] != a[rows, idx][:, None]
+      score = np.where(valid, rng.random(valid.shape), -1.0)
+      pick = score.argmax(1)
+      has = valid.any(1)
+      b[rows[has], idx[has]] = pick[has]
+      lab[rows[has]] = idx[has]
+      ok[rows[~has]] = False
+    f1[todo[ok]], f2[todo[ok]], label[todo[ok]] = a[ok], b[ok], lab[ok]
+    todo = todo[~ok]
+    if not len(todo):
+      return f1, f2, label
+  raise RuntimeError(
+      f"could not find {k} factors to change for {len(todo)} anchors after "
+      f"{_MAX_REDRAWS} redraws: the incomplete grid over {space.names} is too "
+      "sparse for k > 1 pairs; use k=1.")
+
+
 class WeakPairBatches:
   """Random-access batches of weak pairs from an image source.
 
@@ -88,8 +181,14 @@ class WeakPairBatches:
     if self.batch_size % self.shard_count:
       raise ValueError(f"batch size {batch_size} must divide by the number of "
                        f"processes {self.shard_count}.")
+    self._sparse = sparse_index(source)
     # Fail early on a bad k or mode rather than in a loader thread.
-    sample_weak_factors(source.space, np.random.default_rng(0), 1, k, mode)
+    try:
+      sample_weak_factors(source.space, np.random.default_rng(0), 1, k, mode,
+                          self._sparse)
+    except ValueError as e:
+      name = getattr(source, "name", type(source).__name__)
+      raise ValueError(f"weak pairs from {name}: {e}") from e
 
   def __len__(self):
     return np.iinfo(np.int32).max
@@ -97,7 +196,7 @@ class WeakPairBatches:
   def __getitem__(self, i: int) -> dict:
     rng = np.random.default_rng([self.seed, 0x9A125, int(i)])
     f1, f2, label = sample_weak_factors(self.source.space, rng, self.batch_size,
-                                        self.k, self.mode)
+                                        self.k, self.mode, self._sparse)
     per = self.batch_size // self.shard_count
     sl = slice(self.shard_index * per, (self.shard_index + 1) * per)
     f1, f2, label = f1[sl], f2[sl], label[sl]
@@ -127,7 +226,7 @@ class ImageBatches:
 
   def __getitem__(self, i: int) -> dict:
     rng = np.random.default_rng([self.seed, 0x51B6, int(i)])
-    index = rng.integers(0, self.source.space.num_records, size=self.batch_size)
+    index = sample_records(self.source, rng, self.batch_size)
     per = self.batch_size // self.shard_count
     index = index[self.shard_index * per:(self.shard_index + 1) * per]
     img_rng = np.random.default_rng([self.seed, 0x1A6E, int(i), self.shard_index])
@@ -138,12 +237,13 @@ class ImageBatches:
 def sample_dataset(source, num: int, seed: int = 0, batch_size: int = 4096):
   """A fixed labelled sample: (factors [num, K], images generator of batches).
 
-  Factors are drawn uniformly from the grid (with replacement), seeded.
+  Factors are drawn uniformly from the grid (with replacement), seeded; on an
+  incomplete grid, uniformly among the records that exist.
   Returns the factor array and a function yielding uint8 image batches in
   order, so callers can encode without holding every image in memory.
   """
   rng = np.random.default_rng([int(seed), 0xE7A1])
-  index = rng.integers(0, source.space.num_records, size=int(num))
+  index = sample_records(source, rng, num)
   factors = source.space.factors(index)
 
   def batches():

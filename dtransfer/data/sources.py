@@ -5,6 +5,15 @@ and ``images(index, rng=None) -> uint8 [N, H, W, C]`` where record ``i`` shows
 factors ``space.factors(i)``. Sources may be stochastic (Noisy-dSprites draws a
 fresh background per access); they then draw from the ``rng`` they are given,
 so a seeded caller gets reproducible images.
+
+Incomplete grids: a dataset whose factor grid has holes (RGB-D Objects: the
+number of frames differs per video) sets the optional attribute
+``available``, the sorted int64 array of the grid indices that exist; only
+those may be passed to ``images``. Absent or None means the full grid.
+``sparse_index(source)`` returns a ``SparseIndex`` for such a source (None for
+a full grid): membership, uniform sampling over the records that exist, and
+which records can change one factor while the others stay fixed, which is
+what the weak-pair sampler in ``dtransfer.data.pairs`` needs.
 """
 
 from __future__ import annotations
@@ -115,3 +124,144 @@ class TFDSSource:
     recs = self._src.__getitems__(index.tolist())
     return np.stack([np.asarray(r[self._key]) for r in recs]).reshape(
         (-1,) + self.image_shape)
+
+
+class SparseIndex:
+  """Which grid indices of a factor space exist (an incomplete grid).
+
+  Attributes:
+    space: the full FactorSpace.
+    available: sorted int64 [M] grid indices that exist.
+  """
+
+  def __init__(self, space: FactorSpace, available):
+    available = np.asarray(available, dtype=np.int64).reshape(-1)
+    if available.size == 0:
+      raise ValueError(f"an incomplete grid over {space.names} needs at least "
+                       "one available record, got none.")
+    if np.any(np.diff(available) <= 0):
+      raise ValueError("`available` must be sorted and free of duplicates "
+                       "(np.unique(indices) gives that).")
+    if available[0] < 0 or available[-1] >= space.num_records:
+      raise ValueError(f"`available` holds indices outside [0, "
+                       f"{space.num_records}) of the grid {space.sizes}.")
+    self.space = space
+    self.available = available
+    self._bases = np.asarray(
+        [int(np.prod(space.sizes[k + 1:], dtype=np.int64))
+         for k in range(space.num_factors)], np.int64)
+    self._pools: dict[int, np.ndarray] = {}
+
+  def __len__(self) -> int:
+    return len(self.available)
+
+  @property
+  def bases(self) -> np.ndarray:
+    """Index step of each factor (C order): index = factors @ bases."""
+    return self._bases
+
+  def contains(self, index) -> np.ndarray:
+    """Boolean mask: which grid indices exist."""
+    index = np.asarray(index, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(self.available, index),
+                     len(self.available) - 1)
+    return self.available[pos] == index
+
+  def rows(self, index) -> np.ndarray:
+    """Position in ``available`` of each grid index (the compact row).
+
+    Raises:
+      KeyError: a grid index that does not exist (names its factors).
+    """
+    index = np.asarray(index, dtype=np.int64).reshape(-1)
+    ok = self.contains(index)
+    if not ok.all():
+      bad = index[~ok][0]
+      what = (dict(zip(self.space.names, self.space.factors(bad).tolist()))
+              if 0 <= bad < self.space.num_records else "out of range")
+      raise KeyError(
+          f"record {int(bad)} ({what}) does not exist in this incomplete "
+          f"grid ({len(self)} of {self.space.num_records} records); draw "
+          "indices from `available` (e.g. SparseIndex.sample).")
+    return np.searchsorted(self.available, index)
+
+  def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    """n grid indices drawn uniformly among the records that exist."""
+    return self.available[rng.integers(0, len(self.available), size=n)]
+
+  def alternative_pool(self, k: int) -> np.ndarray:
+    """Grid indices whose factor k can take another existing value while
+    every other factor stays fixed (cached)."""
+    if k not in self._pools:
+      f = self.space.factors(self.available)
+      rest = self.available - f[:, k] * self._bases[k]
+      _, inv, counts = np.unique(rest, return_inverse=True, return_counts=True)
+      self._pools[k] = self.available[counts[inv.reshape(-1)] >= 2]
+    return self._pools[k]
+
+  def varying(self) -> tuple[int, ...]:
+    """Factors that some existing pair of records differs in alone."""
+    return tuple(k for k in range(self.space.num_factors)
+                 if len(self.alternative_pool(k)))
+
+
+def sparse_index(source) -> SparseIndex | None:
+  """The SparseIndex of a source with holes, None for a full grid."""
+  idx = getattr(source, "sparse", None)
+  if isinstance(idx, SparseIndex):
+    return idx
+  available = getattr(source, "available", None)
+  if available is None:
+    return None
+  return SparseIndex(source.space, available)
+
+
+def sample_records(source, rng: np.random.Generator, n: int) -> np.ndarray:
+  """n record indices drawn uniformly among the records of ``source`` that exist."""
+  sparse = sparse_index(source)
+  if sparse is not None:
+    return sparse.sample(rng, int(n))
+  return rng.integers(0, source.space.num_records, size=int(n))
+
+
+class SparseSource:
+  """An ImageSource over an incomplete grid.
+
+  Images live in a compact store, row j holding grid index ``available[j]``;
+  ``fetch(rows, rng)`` returns those rows as uint8 [N, H, W, C]. Asking for a
+  grid index that does not exist raises a KeyError naming its factors.
+  """
+
+  def __init__(self, fetch: Callable, space: FactorSpace, available,
+               image_shape: tuple[int, int, int]):
+    self.sparse = SparseIndex(space, available)
+    self.space = space
+    self.available = self.sparse.available
+    self.image_shape = tuple(image_shape)
+    self._fetch = fetch
+
+  @classmethod
+  def from_data_source(cls, data_source, space: FactorSpace, available,
+                       image_key: str = "image") -> "SparseSource":
+    """Wraps a prepared TFDS data source whose record j is ``available[j]``."""
+    available = np.asarray(available, np.int64)
+    if len(data_source) != len(available):
+      raise ValueError(
+          f"the prepared dataset holds {len(data_source)} records but its "
+          f"index of available grid cells lists {len(available)}; rebuild it "
+          "with `python -m launch.build_datasets`.")
+    first = np.asarray(data_source[0][image_key])
+    shape = first.shape if first.ndim == 3 else first.shape + (1,)
+
+    def fetch(rows, rng=None):
+      recs = data_source.__getitems__(np.asarray(rows).tolist())
+      return np.stack([np.asarray(r[image_key]) for r in recs]).reshape(
+          (-1,) + tuple(shape))
+
+    return cls(fetch, space, available, shape)
+
+  def images(self, index, rng=None) -> np.ndarray:
+    rows = self.sparse.rows(index)
+    if rows.size == 0:
+      return np.zeros((0,) + self.image_shape, np.uint8)
+    return np.asarray(self._fetch(rows, rng)).reshape((-1,) + self.image_shape)

@@ -23,6 +23,14 @@ _FACTORIES = {
     "real_objects": "dtransfer.datasets.real_objects.dataset:real_objects",
     "coil100_augmented": "dtransfer.datasets.coil100.dataset:coil100_augmented",
     "coil100_augmented_binary": "dtransfer.datasets.coil100.dataset:coil100_augmented_binary",
+    "rgbd_objects": "dtransfer.datasets.rgbd_objects.dataset:rgbd_objects",
+    "rgbd_objects_depth": "dtransfer.datasets.rgbd_objects.dataset:rgbd_objects_depth",
+    "isaac3d": "dtransfer.datasets.isaac3d.dataset:isaac3d",
+    "mpi3d_toy": "dtransfer.datasets.mpi3d.dataset:mpi3d_toy",
+    "mpi3d_realistic": "dtransfer.datasets.mpi3d.dataset:mpi3d_realistic",
+    "mpi3d_real": "dtransfer.datasets.mpi3d.dataset:mpi3d_real",
+    "cars3d": "dtransfer.datasets.cars3d.dataset:cars3d",
+    "smallnorb": "dtransfer.datasets.smallnorb.dataset:smallnorb",
 }
 
 

@@ -1,0 +1,1 @@
+"""TFDS builder dtransfer_cars3d."""

@@ -1,0 +1,1 @@
+"""Isaac3D (Nie et al. 2020): original-file reader and TFDS builder."""

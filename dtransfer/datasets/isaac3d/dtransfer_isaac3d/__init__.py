@@ -1,0 +1,1 @@
+"""TFDS builder dtransfer_isaac3d (configs: res64, res128)."""

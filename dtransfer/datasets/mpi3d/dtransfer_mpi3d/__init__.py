@@ -1,0 +1,1 @@
+"""TFDS builder dtransfer_mpi3d (configs: toy, realistic, real)."""

@@ -1,0 +1,1 @@
+"""TFDS builder dtransfer_rgbd_objects (configs: rgb, depth)."""

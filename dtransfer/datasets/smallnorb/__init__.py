@@ -1,0 +1,1 @@
+"""SmallNORB (LeCun et al. 2004): binary-matrix reader and TFDS builder."""
