@@ -57,12 +57,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.model = ml_collections.ConfigDict({
       "name": "dlib_conv",      # dlib_conv | dapueto
       "num_latents": 10,
+      "beta": 1.0,              # weight of the KL term
+      "beta_warmup_steps": 0,   # linear warm-up of beta from 0 (the authors')
       "kwargs": ml_collections.ConfigDict(),
   })
   c.objective = "weak"          # weak (paired ELBO) | beta_vae
   c.loss = ml_collections.ConfigDict({
-      "beta": 1.0,
-      "beta_warmup_steps": 0,
       "aggregator": "labels",   # labels | argmax
       "averaging": "gvae",      # gvae | mlvae
       "divergence": "dlib",     # argmax: dlib (2 KL(q1||q2)) | symmetric (the authors')

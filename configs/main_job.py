@@ -4,7 +4,7 @@
 
 Argument: ``<preset>[,source=<dataset>,target=<dataset>]``; default ``quick``
 (dSprites -> Noisy-dSprites, offline, about 15 minutes on a 2-core CPU).
-Any field can be overridden, e.g. ``--config.source.loss.beta=2``.
+Any field can be overridden, e.g. ``--config.source.model.beta=2``.
 """
 
 import ml_collections

@@ -2,7 +2,7 @@
 
   python -m launch.train --config=configs/source.py:dsprites,quick --workdir=/tmp/src
   python -m launch.train --config=configs/source.py:color_dsprites,paper \
-      --workdir=/tmp/src --config.loss.beta=2 --config.seed=3
+      --workdir=/tmp/src --config.model.beta=2 --config.seed=3
 
 Argument: ``<dataset>,<preset>``; presets ``quick`` (CPU minutes), ``paper``
 (400k steps, batch 64 pairs, Adam 1e-4, beta warm-up 50k), ``tiny`` (tests).
@@ -21,8 +21,8 @@ def get_config(arg: str | None = None):
   c = common.base_config()
   c.data = common.data_config(a.dataset, **SOURCE_KWARGS.get(a.dataset, {}))
   c.objective = "weak"
-  c.loss.beta_warmup_steps = 0 if a.dataset == "shapes3d" else 50_000
+  c.model.beta_warmup_steps = 0 if a.dataset == "shapes3d" else 50_000
   c = common.apply_preset(c, a.preset)
   if a.preset != "paper":
-    c.loss.beta_warmup_steps = c.train.num_steps // 8 if c.loss.beta_warmup_steps else 0
+    c.model.beta_warmup_steps = c.train.num_steps // 8 if c.model.beta_warmup_steps else 0
   return c

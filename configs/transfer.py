@@ -18,7 +18,7 @@ def get_config(arg: str | None = None):
   c = common.base_config()
   c.data = common.data_config(a.dataset)
   c.objective = "beta_vae"
-  c.loss.beta_warmup_steps = 0
+  c.model.beta_warmup_steps = 0
   c.train.num_steps = 50_000
   c = common.apply_preset(c, a.preset)
   if a.preset == "quick":

@@ -71,7 +71,7 @@ def write_report(workdir, src_cfg, tgt_cfg, src_names, tgt_names, trained, basel
 ## 1. Weakly supervised source on {src}
 
 {steps} steps of the paired ELBO ({src_cfg.loss.aggregator} aggregator, {src_cfg.loss.averaging}
-averaging, beta={src_cfg.loss.beta}, k={src_cfg.data.k}), {src_cfg.train.batch_size} pairs per step,
+averaging, beta={src_cfg.model.beta}, k={src_cfg.data.k}), {src_cfg.train.batch_size} pairs per step,
 model `{src_cfg.model.name}` with {src_cfg.model.num_latents} latents, seed {src_cfg.seed}.
 Evaluated on {src_cfg.eval.num_samples} samples (posterior means) of {src}.
 
@@ -89,7 +89,7 @@ Latent traversals (rows: latent dims) and reconstructions (top: input) of the tr
 
 The source checkpoint is copied and evaluated on {tgt} without training ("before"), then
 fine-tuned for {tgt_cfg.train.num_steps} steps with the unsupervised beta-VAE ELBO
-(beta={tgt_cfg.loss.beta}) on {tgt} images and evaluated again ("after").
+(beta={tgt_cfg.model.beta}) on {tgt} images and evaluated again ("after").
 Numbers in brackets are after - before.
 
 {report.comparison_table({"before": moved["before"], "after": moved["after"]}, tgt_names, delta_from="before")}

@@ -104,7 +104,7 @@ def make_train_step(model, optimizer, config, objective: str):
   """
   fn = loss_fn(model, config, objective)
   base_key = jax.random.PRNGKey(config.seed)
-  beta, warmup = float(config.loss.beta), int(config.loss.beta_warmup_steps)
+  beta, warmup = float(config.model.beta), int(config.model.beta_warmup_steps)
 
   def step(state, batch):
     key = jax.random.fold_in(jax.random.fold_in(base_key, 1), state["step"])

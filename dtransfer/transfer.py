@@ -23,6 +23,10 @@ from dtransfer import report
 from dtransfer import train as train_lib
 
 
+# Model fields that define the network (taken from the source); beta is not one.
+ARCHITECTURE_KEYS = ("name", "num_latents", "kwargs")
+
+
 def fine_tune_config(config: ml_collections.ConfigDict,
                      source_config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The config the fine-tuning actually runs with.
@@ -32,10 +36,11 @@ def fine_tune_config(config: ml_collections.ConfigDict,
   fine-tuning used beta=1 and seed 0, whatever the source's were.
   """
   config = ml_collections.ConfigDict(config.to_dict())
-  config.model = ml_collections.ConfigDict(source_config.model.to_dict())
+  for key in ARCHITECTURE_KEYS:
+    config.model[key] = source_config.model[key]
   config.objective = "beta_vae"
   if config.transfer.get("reference_overrides", False):
-    config.loss.beta = 1.0
+    config.model.beta = 1.0
     config.seed = 0
   return config
 
@@ -76,7 +81,7 @@ def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> di
   with open(os.path.join(workdir, "transfer.md"), "w") as f:
     f.write(f"# Transfer {source_config.data.name} -> {config.data.name}\n\n"
             f"Source: `{source_dir}`; fine-tuned {config.train.num_steps} steps "
-            f"(beta={config.loss.beta}, seed={config.seed}).\n\n{table}\n")
+            f"(beta={config.model.beta}, seed={config.seed}).\n\n{table}\n")
   with open(os.path.join(workdir, "transfer.json"), "w") as f:
     json.dump({"source_workdir": source_dir, "before": before, "after": after}, f)
   return {"before": before, "after": after}

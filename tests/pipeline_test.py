@@ -44,3 +44,16 @@ def test_transfer_needs_a_source_and_matching_shapes(tmp_path):
   c.transfer.source_workdir = str(tmp_path / "missing")
   with pytest.raises(FileNotFoundError, match="not a dtransfer work"):
     transfer.transfer_and_evaluate(c, str(tmp_path / "t"))
+
+
+def test_fine_tuning_keeps_its_own_beta_and_seed_unless_asked():
+  c = tiny_main_config()
+  src, tgt = c.source, c.target
+  src.model.beta, src.seed, src.model.num_latents = 2.0, 7, 12
+  tgt.model.beta, tgt.seed = 4.0, 3
+  tuned = transfer.fine_tune_config(tgt, src)
+  assert (tuned.model.beta, tuned.seed, tuned.model.num_latents) == (4.0, 3, 12)
+  assert tuned.objective == "beta_vae"
+  tgt.transfer.reference_overrides = True
+  tuned = transfer.fine_tune_config(tgt, src)
+  assert (tuned.model.beta, tuned.seed) == (1.0, 0)

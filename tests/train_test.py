@@ -79,8 +79,8 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
 def test_workdir_of_another_experiment_is_refused(tmp_path):
   src = blob_source()
   train_lib.train(tiny_config(num_steps=1), str(tmp_path), source=src)
-  with pytest.raises(ValueError, match="different experiment.*loss.beta"):
-    train_lib.train(tiny_config(num_steps=1, **{"loss.beta": 2.0}), str(tmp_path), source=src)
+  with pytest.raises(ValueError, match="different experiment.*model.beta"):
+    train_lib.train(tiny_config(num_steps=1, **{"model.beta": 2.0}), str(tmp_path), source=src)
   # more steps is a resume, not another experiment
   train_lib.train(tiny_config(num_steps=2), str(tmp_path), source=src)
 
