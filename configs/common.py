@@ -104,6 +104,7 @@ def apply_preset(c: ml_collections.ConfigDict, preset: str) -> ml_collections.Co
     c.train.log_every = 50
     c.train.checkpoint_every = 500
     c.eval.num_samples = 6000
+    c.eval.metrics = ["omes", "gbt", "gbt_pruned"]
     c.eval.metric_kwargs = ml_collections.ConfigDict({"downstream_num_train": 3000,
                                                       "downstream_num_test": 1500})
     return c

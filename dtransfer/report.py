@@ -12,6 +12,15 @@ def _alpha_key(grid: dict, alpha: float):
   raise KeyError(alpha)
 
 
+# (metric, result-key prefix, label): downstream accuracies worth showing.
+# "union" is the authors' pruned variant (every factor sees all OMES-selected
+# dims); "own" gives each factor only its own associated dim.
+_ACCURACIES = (("gbt", "", "GBT"), ("gbt_pruned", "union_", "GBT pruned"),
+               ("gbt_pruned", "own_", "GBT own dim"), ("mlp", "", "MLP"),
+               ("mlp_pruned", "union_", "MLP pruned"), ("mlp_pruned", "own_", "MLP own dim"),
+               ("logreg", "", "LogReg"))
+
+
 def headline(results: dict) -> dict[str, float]:
   """Ordered headline numbers of one evaluation (results.json of dtransfer.evaluate)."""
   out = {}
@@ -22,12 +31,10 @@ def headline(results: dict) -> dict[str, float]:
     out["OS (a=1, avg)"] = avg[_alpha_key(avg, 1.0)]
     out["MES (a=0, avg)"] = avg[_alpha_key(avg, 0.0)]
     out["OMES (a=0.5, max)"] = mx[_alpha_key(mx, 0.5)]
-  for name in ("gbt", "gbt_pruned", "mlp", "mlp_pruned", "logreg"):
+  for name, key, label in _ACCURACIES:
     r = results.get(name)
-    if isinstance(r, dict):
-      acc = r.get("mean_test_accuracy", r.get("test_accuracy_mean"))
-      if acc is not None:
-        out[f"{name.upper()} accuracy"] = acc
+    if isinstance(r, dict) and r.get(f"{key}mean_test_accuracy") is not None:
+      out[f"{label} accuracy"] = r[f"{key}mean_test_accuracy"]
   for name in ("mig", "dci", "sap", "modularity", "beta_vae", "factor_vae", "irs"):
     r = results.get(name)
     if isinstance(r, dict):
@@ -47,12 +54,12 @@ def per_factor(results: dict, factor_names) -> dict[str, list[float]]:
     for key, label in (("os", "OS"), ("mes", "MES")):
       if key in omes and len(omes[key]) == len(factor_names):
         rows[label] = list(omes[key])
-  for name in ("gbt", "gbt_pruned", "mlp", "mlp_pruned"):
+  for name, key, label in _ACCURACIES:
     r = results.get(name)
     if isinstance(r, dict):
-      acc = r.get("test_accuracy")
+      acc = r.get(f"{key}test_accuracy")
       if isinstance(acc, (list, tuple)) and len(acc) == len(factor_names):
-        rows[f"{name.upper()} accuracy"] = list(acc)
+        rows[f"{label} acc."] = list(acc)
   return rows
 
 
