@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -18,25 +19,42 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dtransfer import sharding
 from dtransfer.data import pairs
 
 
-def make_encoder(model, batch_size: int = 512):
-  """Jitted ``encode(variables, uint8 images) -> posterior means``, batched on the host."""
-  @jax.jit
+def make_encoder(model, batch_size: int = 512, mesh=None):
+  """Jitted ``encode(variables, uint8 images) -> posterior means`` (NumPy).
+
+  Chunks of ``batch_size`` images (rounded up to a multiple of the device
+  count; the last chunk is zero-padded so one compiled shape serves every
+  call) are split over the 'data' mesh axis as in training, with the
+  variables replicated, so evaluation uses every device. With several
+  processes each one passes the same images and uploads only its own rows;
+  the codes come back replicated to every process.
+  """
+  mesh = sharding.data_mesh() if mesh is None else mesh
+  replicated = sharding.replicated(mesh)
+
+  @functools.partial(jax.jit, out_shardings=replicated)
   def _encode(variables, x):
     mean, _, _ = model.encode(variables, x.astype(jnp.float32) / 255.0, train=False)
     return mean
 
   def encode(variables, images: np.ndarray) -> np.ndarray:
-    size = min(batch_size, len(images))
+    images = np.asarray(images)
+    size = -(-min(batch_size, max(len(images), 1)) // mesh.size) * mesh.size
+    variables = sharding.replicate(variables, mesh)
+    rank, count = jax.process_index(), jax.process_count()
     out = []
     for start in range(0, len(images), size):
       chunk = images[start:start + size]
       n = len(chunk)
       if n < size:  # pad the last chunk: one compiled shape for every call
         chunk = np.concatenate([chunk, np.zeros((size - n,) + chunk.shape[1:], chunk.dtype)])
-      out.append(np.asarray(_encode(variables, chunk))[:n])
+      local = chunk[rank * size // count:(rank + 1) * size // count]
+      x = jax.make_array_from_process_local_data(sharding.batch_sharding(mesh), local)
+      out.append(np.asarray(_encode(variables, x))[:n])
     return np.concatenate(out)
 
   return encode

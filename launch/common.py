@@ -1,4 +1,15 @@
-"""Flags shared by the launch scripts: the work directory and multi-host set-up."""
+"""Flags shared by the launch scripts: the work directory and multi-host set-up.
+
+One process per host (TPU VM, GPU node or Slurm task). ``--distributed``
+lets ``jax.distributed.initialize()`` find the coordinator, process count and
+index itself on Cloud TPU pod slices, Slurm (srun), Open MPI and Kubernetes
+JobSets; anywhere else pass ``--coordinator_address``, ``--num_processes``
+and ``--process_id`` explicitly. Every process then runs the same program:
+each reads only its own rows of each batch (dtransfer.data.pairs shards by
+``jax.process_index()``), the state is replicated over the global 'data'
+mesh, and only process 0 writes config.json and metrics (checkpoints are
+written collectively by Orbax).
+"""
 
 from absl import flags
 from absl import logging
@@ -17,7 +28,15 @@ DISTRIBUTED = flags.DEFINE_bool("distributed", False,
 
 def setup() -> None:
   """Starts jax.distributed when asked, then logs the devices."""
+  explicit = (COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
+  if any(v is not None for v in explicit) and any(v is None for v in explicit):
+    raise flags.ValidationError(
+        "--coordinator_address, --num_processes and --process_id go together; "
+        "on a TPU pod slice or under Slurm pass only --distributed.")
   if COORDINATOR.value or DISTRIBUTED.value:
+    # CPU-only processes need a collectives backend to talk to each other
+    # (tests and loopback runs); GPU and TPU ignore this option.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=COORDINATOR.value,
                                num_processes=NUM_PROCESSES.value,
                                process_id=PROCESS_ID.value)

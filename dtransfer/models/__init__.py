@@ -181,8 +181,10 @@ def get_model(name: str = "dlib_conv", *, num_latents: int = 10,
       squashed output).
     num_latents: latent dimension.
     image_shape: (H, W, C) of the input images.
-    **kwargs: architecture options: ``conv_impl`` ("native" or "matmul") for
-      both, ``nf`` for "dapueto".
+    **kwargs: architecture options: ``conv_impl`` for both ("auto", the
+      default: the fast "hybrid" formulation on CPU and XLA's native
+      convolutions on GPU/TPU; or "native", "matmul", "hybrid"; all equal up
+      to float rounding, see layers.py), ``nf`` for "dapueto".
 
   Returns:
     A ``VAE``.

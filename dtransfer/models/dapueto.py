@@ -39,7 +39,7 @@ class Encoder(nn.Module):
 
   num_latents: int = 10
   nf: int = 128
-  conv_impl: str = "native"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False):
@@ -63,7 +63,7 @@ class Decoder(nn.Module):
 
   image_shape: tuple[int, int, int] = (64, 64, 3)
   nf: int = 128
-  conv_impl: str = "native"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
@@ -81,7 +81,7 @@ class Decoder(nn.Module):
 
 
 def build(num_latents: int, image_shape: tuple[int, int, int], *,
-          nf: int = 128, conv_impl: str = "native"):
+          nf: int = 128, conv_impl: str = "auto"):
   """Encoder/decoder modules and output activation for the registry."""
   h, w, _ = image_shape
   if h % 8 or w % 8:

@@ -30,7 +30,7 @@ class Encoder(nn.Module):
   """Conv 32-32-64-64 (4,4,2,2; stride 2) -> Dense 256 -> (mean, logvar)."""
 
   num_latents: int = 10
-  conv_impl: str = "native"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False):
@@ -50,7 +50,7 @@ class Decoder(nn.Module):
   """Dense 256-1024 -> 4x4x64 -> ConvT 64-32-32-C (4x4, stride 2) -> logits."""
 
   image_shape: tuple[int, int, int] = (64, 64, 1)
-  conv_impl: str = "native"
+  conv_impl: str = "auto"
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
@@ -67,7 +67,7 @@ class Decoder(nn.Module):
 
 
 def build(num_latents: int, image_shape: tuple[int, int, int], *,
-          conv_impl: str = "native"):
+          conv_impl: str = "auto"):
   """Encoder/decoder modules and output activation for the registry."""
   h, w, _ = image_shape
   if h % 16 or w % 16:
