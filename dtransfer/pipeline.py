@@ -21,17 +21,21 @@ from dtransfer import train as train_lib
 from dtransfer import transfer as transfer_lib
 
 
-def _cached(path: str, compute):
-  """Returns the JSON at ``path``, or computes and stores it."""
+def cached_json(path: str, compute):
+  """Returns the JSON at ``path``, or computes and stores it (atomically: a killed
+  job never leaves a half-written file that would pass for a finished stage)."""
   if os.path.exists(path):
     with open(path) as f:
       return json.load(f)
   result = compute()
-  tmp = path + ".tmp"
+  tmp = f"{path}.tmp{os.getpid()}"
   with open(tmp, "w") as f:
     json.dump(result, f)
   os.replace(tmp, path)
   return result
+
+
+_cached = cached_json
 
 
 def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:

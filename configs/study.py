@@ -1,0 +1,247 @@
+"""Transfer studies: the paper's (source, target) pairs x betas x seeds.
+
+  python -m launch.sweep --study=configs/study.py:quick --root=runs/quick
+  python -m launch.sweep --study=configs/study.py:paper --root=runs/paper \
+      --study.data_dir=/data/disentanglement --parallel=4
+  python -m launch.sweep --study=configs/study.py:paper,pairs=1+5+6,seeds=0-4 ...
+
+Argument: ``<preset>[,pairs=A+B+...][,betas=1+2][,seeds=0-9]``.
+  paper  the paper's protocol (Dapueto et al. 2024, reference notes §2.5, §3,
+         §6): all 15 pairs plus Shapes3D -> Isaac3D (appendix); beta in {1, 2}
+         x seeds 0-9 = 20 source models per pair; sources 400k steps (300k for
+         the Coil100 sources, weight decay 1e-11 there), batch 64 pairs, Adam
+         1e-4, beta warm-up 50k (none for Shapes3D); fine-tuning 50k steps,
+         batch 64; evaluation on 15,008 samples with every metric.
+  quick  minutes per run on a 2-core CPU, offline datasets only: three pairs
+         (dSprites -> Noisy-dSprites, Color-dSprites -> Noisy-Color-dSprites,
+         Color-dSprites -> real_objects), beta 1, seed 0.
+  tiny   seconds: tests.
+``pairs`` also accepts ``all`` (every pair), ``paper`` (the 15 + Isaac3D) and
+``offline`` (every pair that runs without downloads). Pairs whose datasets
+need the original files (Coil100, RGB-D Objects, Isaac3D) read them from
+``data_dir``; they run as soon as the files are there (the sweep says which
+file is missing and where it looked).
+
+Per-run configs come from ``source_config`` and ``target_config`` below, which
+start from configs/source.py and configs/transfer.py.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from configs import common
+from configs import source as source_cfg
+from configs import transfer as transfer_cfg
+
+# Datasets with an offline renderer (or bundled images).
+OFFLINE = frozenset({"dsprites", "noisy_dsprites", "color_dsprites",
+                     "noisy_color_dsprites", "shapes3d", "real_objects"})
+
+# key -> (source dataset, target dataset, what it is). Numbers follow the
+# paper / reference notes §6.1; the extra *_real_objects pairs are offline
+# stand-ins for the synthetic -> real pairs (3/4, 8/9, 10/11).
+PAIRS = {
+    "1": ("color_dsprites", "noisy_color_dsprites", "paper table: dSprites family"),
+    "2": ("color_dsprites", "shapes3d", "paper table: dSprites family"),
+    "3": ("color_dsprites", "coil100_augmented", "paper table: Coil100 targets"),
+    "4": ("color_dsprites", "rgbd_objects", "paper table: RGB-D targets"),
+    "5": ("dsprites", "color_dsprites", "paper table: dSprites family"),
+    "6": ("dsprites", "noisy_dsprites", "paper table: dSprites family"),
+    "7": ("dsprites", "shapes3d", "paper table: dSprites family"),
+    "8": ("dsprites", "coil100_augmented_binary", "paper table: Coil100 targets"),
+    "9": ("dsprites", "rgbd_objects_depth", "paper table: RGB-D targets"),
+    "10": ("shapes3d", "coil100_augmented", "paper table: Coil100 targets"),
+    "11": ("shapes3d", "rgbd_objects_depth", "paper table: RGB-D targets"),
+    "12": ("coil100_augmented", "rgbd_objects", "paper table: RGB-D targets"),
+    "13": ("coil100_augmented_binary", "coil100_augmented", "paper table: Coil100 targets"),
+    "14": ("coil100_augmented_binary", "rgbd_objects", "paper table: RGB-D targets"),
+    "15": ("coil100_augmented_binary", "rgbd_objects_depth", "paper table: RGB-D targets"),
+    "shapes3d_isaac3d": ("shapes3d", "isaac3d", "paper appendix: Isaac3D"),
+    "dsprites_real_objects": ("dsprites", "real_objects", "offline synthetic -> real"),
+    "color_dsprites_real_objects": ("color_dsprites", "real_objects",
+                                    "offline synthetic -> real"),
+    "shapes3d_real_objects": ("shapes3d", "real_objects", "offline synthetic -> real"),
+}
+PAPER_PAIRS = tuple(str(i) for i in range(1, 16)) + ("shapes3d_isaac3d",)
+QUICK_PAIRS = ("6", "1", "color_dsprites_real_objects")
+
+# The paper's source trainings (reference notes §2.5) that differ from the defaults.
+PAPER_SOURCE = {
+    "coil100_augmented": {"num_steps": 300_000, "weight_decay": 1e-11},
+    "coil100_augmented_binary": {"num_steps": 300_000, "weight_decay": 1e-11},
+}
+
+# Evaluation sizes of the quick preset: a few seconds of metrics per model.
+QUICK_METRIC_KWARGS = {
+    "dci_n_estimators": 5,
+    "downstream_n_estimators": 10,
+    "downstream_num_train": 1000,
+    "downstream_num_test": 500,
+    "beta_vae_num_train": 500,
+    "beta_vae_num_eval": 250,
+    "factor_vae_num_train": 500,
+    "factor_vae_num_eval": 250,
+}
+
+
+def needs_originals(dataset: str) -> bool:
+  """True when a dataset has no offline renderer (the files must be downloaded)."""
+  return dataset not in OFFLINE
+
+
+def offline_pairs() -> tuple[str, ...]:
+  return tuple(k for k, (s, t, _) in PAIRS.items()
+               if not needs_originals(s) and not needs_originals(t))
+
+
+def pair_key(name: str) -> str:
+  """Canonical pair key: "6", "06", "pair06" -> "6"; names are checked."""
+  name = str(name).strip()
+  bare = name[4:] if name.startswith("pair") else name
+  if bare.isdigit():
+    bare = str(int(bare))
+  if bare not in PAIRS:
+    raise ValueError(f"unknown transfer pair '{name}'; known pairs: {list(PAIRS)} "
+                     "(or the groups all, paper, offline).")
+  return bare
+
+
+def pair_dirname(key: str) -> str:
+  """Directory name of a pair: "pair06" for paper pair 6, else the key."""
+  return f"pair{int(key):02d}" if key.isdigit() else key
+
+
+def _split_list(text: str) -> list[str]:
+  return [p for p in text.replace(";", "+").split("+") if p]
+
+
+def parse_pairs(text: str) -> list[str]:
+  out = []
+  for part in _split_list(text):
+    group = {"all": tuple(PAIRS), "paper": PAPER_PAIRS, "offline": offline_pairs(),
+             "quick": QUICK_PAIRS}.get(part)
+    for key in group or (pair_key(part),):
+      if key not in out:
+        out.append(key)
+  return out
+
+
+def parse_seeds(text: str) -> list[int]:
+  """"0-9" or "0+3+5" -> list of ints."""
+  out = []
+  for part in _split_list(text):
+    if "-" in part:
+      lo, hi = part.split("-", 1)
+      out += list(range(int(lo), int(hi) + 1))
+    else:
+      out.append(int(part))
+  return out
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  a = common.parse_arg(arg, preset="quick", pairs="", betas="", seeds="")
+  if a.preset not in common.PRESETS:
+    raise ValueError(f"unknown preset '{a.preset}'; choose one of {common.PRESETS}.")
+  paper = a.preset == "paper"
+  c = ml_collections.ConfigDict()
+  c.name = a.preset
+  c.preset = a.preset
+  c.pairs = parse_pairs(a.pairs or ("paper" if paper else "quick"))
+  c.betas = [float(b) for b in _split_list(a.betas or ("1+2" if paper else "1"))]
+  c.seeds = parse_seeds(a.seeds or ("0-9" if paper else "0"))
+  c.data_dir = ""                  # original files (Coil100, RGB-D, Isaac3D, ...)
+  c.original_source = "original"   # how datasets without a renderer are read: original | tfds
+  c.synthetic_source = "procedural"  # procedural | original | tfds for dSprites/Shapes3D
+  c.model = "dapueto" if paper else "dlib_conv"  # architecture of every source
+  c.reference_overrides = False    # True: fine-tune with beta=1, seed 0 (the authors' quirk)
+  # Preset sizes; 0 keeps the preset's value. Any run-level field can also be
+  # changed with --study.source_steps=... etc.
+  c.source_steps = 0
+  c.finetune_steps = 0
+  c.batch_size = 0
+  c.eval_samples = 0
+  c.metrics = list(_metrics(a.preset))
+  c.metric_kwargs = ml_collections.ConfigDict(
+      QUICK_METRIC_KWARGS if a.preset == "quick" else
+      {"dci_n_estimators": 5, "downstream_n_estimators": 5} if a.preset == "tiny" else {})
+  c.distance_samples = {"paper": 2000, "quick": 500, "tiny": 64}[a.preset]
+  return c
+
+
+def _metrics(preset: str) -> tuple[str, ...]:
+  if preset == "paper":  # the authors' list (eval_representation.py)
+    return ("omes", "mig", "dci", "beta_vae", "factor_vae", "gbt", "mlp", "gbt_pruned",
+            "mlp_pruned")
+  if preset == "quick":
+    return ("omes", "mig", "dci", "beta_vae", "factor_vae", "gbt", "gbt_pruned")
+  return ("omes", "mig", "gbt", "gbt_pruned")
+
+
+def _data(study, dataset: str) -> ml_collections.ConfigDict:
+  """The data block of a dataset: renderer if it has one, else the original files."""
+  kind = study.original_source if needs_originals(dataset) else study.synthetic_source
+  data = common.data_config(dataset, **source_cfg.SOURCE_KWARGS.get(dataset, {}))
+  data.source = kind
+  data.data_dir = study.data_dir if kind != "procedural" else ""
+  return data
+
+
+def _apply_eval(study, c) -> None:
+  c.eval.metrics = list(study.metrics)
+  c.eval.metric_kwargs = ml_collections.ConfigDict(study.metric_kwargs.to_dict())
+  if study.preset == "quick":
+    c.eval.num_samples = 2000
+  if study.eval_samples:
+    c.eval.num_samples = int(study.eval_samples)
+
+
+def source_config(study, dataset: str, beta: float, seed: int) -> ml_collections.ConfigDict:
+  """The weakly supervised source training of one (dataset, beta, seed)."""
+  c = source_cfg.get_config(f"{dataset},{study.preset}")
+  c.data = _data(study, dataset)
+  c.model.name = study.model
+  c.model.beta = float(beta)
+  c.seed = int(seed)
+  if study.preset == "paper":
+    extra = PAPER_SOURCE.get(dataset, {})
+    c.train.num_steps = extra.get("num_steps", c.train.num_steps)
+    c.optim.weight_decay = extra.get("weight_decay", c.optim.weight_decay)
+  elif study.preset == "quick":
+    c.train.num_steps = 200
+    c.train.batch_size = 32
+    c.train.checkpoint_every = 100
+    c.train.log_every = 50
+  if study.source_steps:
+    c.train.num_steps = int(study.source_steps)
+  if study.batch_size:
+    c.train.batch_size = int(study.batch_size)
+  if study.preset != "paper" and c.model.beta_warmup_steps:
+    c.model.beta_warmup_steps = c.train.num_steps // 8
+  c.train.checkpoint_every = min(c.train.checkpoint_every, c.train.num_steps)
+  _apply_eval(study, c)
+  return c
+
+
+def target_config(study, pair: str, beta: float, seed: int,
+                  source_workdir: str) -> ml_collections.ConfigDict:
+  """Transfer + unsupervised fine-tuning of one source model on the pair's target."""
+  _, target, _ = PAIRS[pair_key(pair)]
+  c = transfer_cfg.get_config(f"{target},{study.preset}")
+  c.data = _data(study, target)
+  c.model.beta = float(beta)      # the fine-tuning's own beta and seed (SPEC decision)
+  c.seed = int(seed)
+  c.transfer.source_workdir = source_workdir
+  c.transfer.reference_overrides = bool(study.reference_overrides)
+  if study.preset == "quick":
+    c.train.num_steps = 100
+    c.train.batch_size = 32
+    c.train.checkpoint_every = 50
+    c.train.log_every = 25
+  if study.finetune_steps:
+    c.train.num_steps = int(study.finetune_steps)
+  if study.batch_size:
+    c.train.batch_size = int(study.batch_size)
+  c.train.checkpoint_every = min(c.train.checkpoint_every, c.train.num_steps)
+  _apply_eval(study, c)
+  return c

@@ -1,0 +1,408 @@
+"""Studies: many (pair, beta, seed) transfer runs, expanded, skipped, resumed, scheduled.
+
+Why: a paper table pools 20 source models per (source, target) pair; a study
+is the list of runs behind such tables (configs/study.py). Layout under a root:
+
+  <root>/study.json                          the study config (sweep workers read it)
+  <root>/sources/<dataset>_beta<b>_seed<s>/  a weak source training, shared by every
+      config.json checkpoints/ metrics.jsonl eval/ done.json    pair with that source
+  <root>/<pair>/<source>_beta<b>_seed<s>/    one run = transfer of that source model
+      run.json           the run and its resolved source and fine-tuning configs
+      source -> ../../sources/...            (a link, for browsing)
+      transfer/before/   zero-shot evaluation on the target (results.json, codes.npz)
+      transfer/after/    fine-tuning: config.json checkpoints/ metrics.jsonl eval/
+      distances.json     source vs target, under the source encoder
+      done.json          the completion marker, written atomically last
+  <root>/<pair>/pixel_distances.json         source vs target in pixel space
+  <root>/logs/                               one log per unit run in a subprocess
+
+A unit of work is a source training (``sources/...``) or a run (``<pair>/...``);
+both are idempotent: finished stages are cached in JSON files written
+atomically (dtransfer.pipeline.cached_json), training resumes from its last
+checkpoint, and a file lock keeps two processes off the same work directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+
+from configs import study as study_cfg
+
+DONE = "done.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+  """One transfer run: a source model (dataset, beta, seed) moved to a pair's target."""
+  pair: str
+  source: str
+  target: str
+  beta: float
+  seed: int
+
+  @property
+  def source_id(self) -> str:
+    return f"sources/{self.source}_beta{self.beta:g}_seed{self.seed}"
+
+  @property
+  def id(self) -> str:
+    return (f"{study_cfg.pair_dirname(self.pair)}/"
+            f"{self.source}_beta{self.beta:g}_seed{self.seed}")
+
+
+def expand(study) -> list[RunSpec]:
+  """The study's runs, pairs-major then beta then seed (the paper's model_num order)."""
+  if not study.pairs or not study.betas or not study.seeds:
+    raise ValueError("the study has no runs: pairs, betas and seeds must all be "
+                     f"non-empty (got {list(study.pairs)}, {list(study.betas)}, "
+                     f"{list(study.seeds)}).")
+  out = []
+  for name in study.pairs:
+    key = study_cfg.pair_key(name)
+    src, tgt, _ = study_cfg.PAIRS[key]
+    out += [RunSpec(key, src, tgt, float(b), int(s))
+            for b in study.betas for s in study.seeds]
+  return out
+
+
+def source_dir(root: str, spec: RunSpec) -> str:
+  return os.path.join(root, spec.source_id)
+
+
+def run_dir(root: str, spec: RunSpec) -> str:
+  return os.path.join(root, spec.id)
+
+
+def source_complete(root: str, spec: RunSpec) -> bool:
+  return os.path.exists(os.path.join(source_dir(root, spec), DONE))
+
+
+def run_complete(root: str, spec: RunSpec) -> bool:
+  return os.path.exists(os.path.join(run_dir(root, spec), DONE))
+
+
+def status(root: str, specs) -> dict[str, list[RunSpec]]:
+  """Splits runs into ``complete`` and ``pending``."""
+  out = {"complete": [], "pending": []}
+  for s in specs:
+    out["complete" if run_complete(root, s) else "pending"].append(s)
+  return out
+
+
+def units(root: str, specs) -> list[tuple[str, tuple[str, ...]]]:
+  """(unit id, ids it waits for) of the pending work: sources first, then runs."""
+  sources, runs = [], []
+  for s in specs:
+    if run_complete(root, s):
+      continue
+    deps = ()
+    if not source_complete(root, s):
+      deps = (s.source_id,)
+      if s.source_id not in [u for u, _ in sources]:
+        sources.append((s.source_id, ()))
+    runs.append((s.id, deps))
+  return sources + runs
+
+
+# ----------------------------------------------------------------------------
+# Study files.
+
+def write_json(path: str, obj) -> None:
+  """Writes JSON atomically (temporary file + rename)."""
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w") as f:
+    json.dump(obj, f, indent=1, sort_keys=True)
+  os.replace(tmp, path)
+
+
+def save_study(study, root: str) -> str:
+  path = os.path.join(root, "study.json")
+  write_json(path, study.to_dict())
+  return path
+
+
+def load_study(root: str):
+  """The study config a sweep stored in ``root``."""
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  path = os.path.join(root, "study.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f"no study.json in {root}: start the study there first with "
+        f"python -m launch.sweep --study=configs/study.py:quick --root={root}, or "
+        "pass --study=... here.")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+@contextlib.contextmanager
+def locked(path: str):
+  """An exclusive lock on ``path`` (released when the process dies, e.g. killed)."""
+  import fcntl  # pylint: disable=g-import-not-at-top
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "a") as f:
+    try:
+      fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      logging.info("waiting for another process holding %s", path)
+      fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# ----------------------------------------------------------------------------
+# Running one unit.
+
+def _factor_names(config) -> list[str]:
+  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
+  return list(train_lib.load_source(config).space.names)
+
+
+def run_source(study, root: str, spec: RunSpec) -> dict:
+  """Trains and evaluates the source model of ``spec`` unless already done."""
+  from dtransfer import pipeline  # pylint: disable=g-import-not-at-top
+  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
+  sdir = source_dir(root, spec)
+  marker = os.path.join(sdir, DONE)
+  if os.path.exists(marker):
+    return _read(marker)
+  config = study_cfg.source_config(study, spec.source, spec.beta, spec.seed)
+  with locked(sdir + ".lock"):
+    return pipeline.cached_json(marker, lambda: {
+        "source_id": spec.source_id, "dataset": spec.source, "beta": spec.beta,
+        "seed": spec.seed, "factor_names": _factor_names(config),
+        "results": train_lib.train_and_evaluate(config, sdir)})
+
+
+def run_one(study, root: str, spec: RunSpec) -> dict:
+  """Source (if needed), transfer, fine-tuning, evaluations and distances of one run."""
+  from dtransfer import distances  # pylint: disable=g-import-not-at-top
+  from dtransfer import pipeline  # pylint: disable=g-import-not-at-top
+  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
+  from dtransfer import transfer as transfer_lib  # pylint: disable=g-import-not-at-top
+  rdir = run_dir(root, spec)
+  marker = os.path.join(rdir, DONE)
+  if os.path.exists(marker):
+    return _read(marker)
+  started = time.time()
+  run_source(study, root, spec)
+  sdir = source_dir(root, spec)
+  src_config = study_cfg.source_config(study, spec.source, spec.beta, spec.seed)
+  config = study_cfg.target_config(study, spec.pair, spec.beta, spec.seed, sdir)
+  with locked(rdir + ".lock"):
+    if os.path.exists(marker):
+      return _read(marker)
+    write_json(os.path.join(rdir, "run.json"), {
+        "run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
+        "source_config": src_config.to_dict(), "finetune_config": config.to_dict()})
+    _link(os.path.relpath(sdir, rdir), os.path.join(rdir, "source"))
+    pipeline.cached_json(
+        os.path.join(rdir, "transfer_eval.json"),
+        lambda: transfer_lib.transfer_and_evaluate(config, os.path.join(rdir, "transfer")))
+    num = int(study.distance_samples)
+    pixel = pipeline.cached_json(
+        os.path.join(root, study_cfg.pair_dirname(spec.pair), "pixel_distances.json"),
+        lambda: distances.pixel_distances(train_lib.load_source(src_config),
+                                          train_lib.load_source(config), num=num))
+
+    def encoding():
+      import numpy as np  # pylint: disable=g-import-not-at-top
+      a = np.load(os.path.join(sdir, "eval", "codes.npz"))["codes"]
+      b = np.load(os.path.join(rdir, "transfer", "before", "codes.npz"))["codes"]
+      return {"encoding": distances.encoding_distances(a, b, num=max(num, 2))}
+
+    dist = pipeline.cached_json(os.path.join(rdir, "encoding_distances.json"), encoding)
+    write_json(os.path.join(rdir, "distances.json"), {**dist, "pixel": pixel})
+    meta = {"run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
+            "factor_names": _factor_names(config),
+            "finetune_steps": int(config.train.num_steps),
+            "seconds": round(time.time() - started, 1)}
+    write_json(marker, meta)
+  return meta
+
+
+def _link(target: str, path: str) -> None:
+  try:
+    if not os.path.lexists(path):
+      os.symlink(target, path)
+  except OSError:  # file systems without links: run.json has the path
+    pass
+
+
+def _read(path):
+  with open(path) as f:
+    return json.load(f)
+
+
+def run_unit(study, root: str, unit_id: str) -> dict:
+  """Runs the unit named ``unit_id`` (a source id or a run id) of the study."""
+  specs = expand(study)
+  for s in specs:
+    if s.id == unit_id:
+      return run_one(study, root, s)
+  for s in specs:
+    if s.source_id == unit_id:
+      return run_source(study, root, s)
+  known = sorted({s.id for s in specs} | {s.source_id for s in specs})
+  raise ValueError(f"'{unit_id}' is not a run of this study; known ids: "
+                   f"{known[:8]}{' ...' if len(known) > 8 else ''}.")
+
+
+def run_pending(study, root: str, specs, runner=None, echo=print) -> list[str]:
+  """Runs the incomplete runs of ``specs`` one after the other, in this process.
+
+  A failing run is reported and the others go on; returns the failed run ids.
+  An interruption (KeyboardInterrupt, a kill) stops everything: running the
+  same sweep again resumes where it stopped.
+  """
+  runner = runner or run_one
+  pending = status(root, specs)["pending"]
+  failed = []
+  for i, s in enumerate(pending):
+    echo(f"[sweep] run {i + 1}/{len(pending)}: {s.id}")
+    try:
+      runner(study, root, s)
+    except Exception as e:  # pylint: disable=broad-except
+      logging.exception("run %s failed", s.id)
+      echo(f"[sweep] FAILED {s.id}: {type(e).__name__}: {e}")
+      failed.append(s.id)
+  return failed
+
+
+# ----------------------------------------------------------------------------
+# Data availability.
+
+def check_data(study, specs) -> dict[str, str]:
+  """{pair: why it cannot run} for pairs whose files are missing (none: all fine)."""
+  problems, seen = {}, {}
+  for s in specs:
+    if s.pair in problems:
+      continue
+    for ds in (s.source, s.target):
+      cfg = study_cfg.source_config(study, ds, 1.0, 0)
+      if cfg.data.source == "procedural":
+        continue
+      if ds not in seen:
+        from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
+        try:
+          train_lib.load_source(cfg)
+          seen[ds] = ""
+        except (FileNotFoundError, ValueError, OSError) as e:
+          seen[ds] = (f"{ds} needs its original files ({e}) Put them under a "
+                      "folder and pass --study.data_dir=<folder>.")
+      if seen[ds]:
+        problems[s.pair] = seen[ds]
+        break
+  return problems
+
+
+# ----------------------------------------------------------------------------
+# Scheduling.
+
+# One thread per process: N processes share the cores instead of fighting; on
+# a GPU, each process takes memory as it needs it instead of 75% up front.
+SINGLE_THREAD_ENV = {
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def unit_command(root: str, unit_id: str) -> list[str]:
+  """The command that runs one unit (the study is read from <root>/study.json)."""
+  return [sys.executable, "-m", "launch.sweep", f"--root={os.path.abspath(root)}",
+          f"--only={unit_id}", "--noreport"]
+
+
+def log_path(root: str, unit_id: str) -> str:
+  return os.path.join(root, "logs", unit_id.replace("/", "__") + ".log")
+
+
+def schedule(work, launch, parallel: int, poll: float = 0.5,
+             echo=print) -> dict[str, int]:
+  """Runs units with dependencies, at most ``parallel`` at a time.
+
+  Args:
+    work: [(unit id, ids it waits for)], in launch order.
+    launch: unit id -> a started ``subprocess.Popen``.
+    parallel: most units running at once.
+    poll: seconds between checks.
+    echo: progress printer.
+
+  Returns:
+    {unit id: exit code}; -1 for units skipped because a dependency failed.
+  """
+  ids = {uid for uid, _ in work}
+  waiting = [(uid, tuple(d for d in deps if d in ids)) for uid, deps in work]
+  running: dict[str, subprocess.Popen] = {}
+  codes: dict[str, int] = {}
+  total = len(work)
+  try:
+    while waiting or running:
+      for uid, proc in list(running.items()):
+        rc = proc.poll()
+        if rc is not None:
+          codes[uid] = rc
+          del running[uid]
+          echo(f"[sweep] {'done' if rc == 0 else f'FAILED (exit {rc})'}: {uid} "
+               f"({len(codes)}/{total})")
+      for item in list(waiting):
+        uid, deps = item
+        if any(codes.get(d, 0) != 0 for d in deps if d in codes):
+          waiting.remove(item)
+          codes[uid] = -1
+          echo(f"[sweep] skipped {uid}: {[d for d in deps if codes.get(d)]} failed")
+          continue
+        if len(running) >= parallel:
+          break
+        if all(codes.get(d) == 0 for d in deps):
+          waiting.remove(item)
+          running[uid] = launch(uid)
+          echo(f"[sweep] started: {uid}")
+      if running:
+        time.sleep(poll)
+      elif waiting and all(any(d not in codes for d in deps) for _, deps in waiting):
+        raise RuntimeError(f"schedule: {[u for u, _ in waiting]} wait for units that "
+                           "never run; list every dependency before its dependents.")
+  except BaseException:
+    # Interrupted (Ctrl-C, SIGTERM): stop the children too; a re-run resumes them.
+    for proc in running.values():
+      proc.terminate()
+    for proc in running.values():
+      try:
+        proc.wait(timeout=10)
+      except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    raise
+  return codes
+
+
+def launch_subprocess(root: str, unit_id: str, single_thread: bool = True):
+  """Starts one unit as ``python -m launch.sweep --only=...``, logging to <root>/logs."""
+  env = dict(os.environ)
+  if single_thread:
+    for key, value in SINGLE_THREAD_ENV.items():
+      if key == "XLA_FLAGS" and env.get(key):
+        value = f"{env[key]} {value}"
+      env[key] = value
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+  path = log_path(root, unit_id)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  log = open(path, "a")  # pylint: disable=consider-using-with
+  proc = subprocess.Popen(unit_command(root, unit_id), stdout=log,
+                          stderr=subprocess.STDOUT, cwd=repo, env=env)
+  log.close()
+  return proc
