@@ -152,6 +152,8 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
   results = metrics.evaluate(codes, factors, metrics=list(config.eval.metrics),
                              seed=config.eval.seed, **dict(config.eval.metric_kwargs))
   results = _jsonable(results)
+  if jax.process_index() != 0:  # every process computes, process 0 writes
+    return results
   with open(os.path.join(outdir, "results.json"), "w") as f:
     json.dump(results, f, indent=1)
   if "omes" in results:
@@ -170,9 +172,11 @@ def evaluate_model(model, variables, source, config, outdir: str, title: str = "
   os.makedirs(outdir, exist_ok=True)
   codes, factors = encode_sample(model, variables, source, config.eval.num_samples,
                                  seed=config.eval.seed, batch_size=config.eval.batch_size)
+  results = evaluate_codes(codes, factors, config, outdir, source.space.names, title)
+  if jax.process_index() != 0:
+    return results
   np.savez_compressed(os.path.join(outdir, "codes.npz"), codes=codes, factors=factors,
                       factor_names=np.asarray(source.space.names))
-  results = evaluate_codes(codes, factors, config, outdir, source.space.names, title)
   _, preview = pairs.sample_dataset(source, 8, seed=config.eval.seed + 1)
   examples = next(preview())
   save_png(traversals(model, variables, examples[3], steps=config.eval.traversal_steps),

@@ -35,9 +35,6 @@ def cached_json(path: str, compute):
   return result
 
 
-_cached = cached_json
-
-
 def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs the whole study of one (source, target) pair and writes report.md."""
   os.makedirs(workdir, exist_ok=True)
@@ -48,7 +45,7 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   def train_source():
     return train_lib.train_and_evaluate(src_cfg, src_dir)
 
-  trained = _cached(os.path.join(workdir, "source_eval.json"), train_source)
+  trained = cached_json(os.path.join(workdir, "source_eval.json"), train_source)
 
   def untrained():
     model = train_lib.build_model(src_cfg, source.image_shape)
@@ -57,9 +54,9 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                    os.path.join(workdir, "source_untrained"),
                                    title="untrained network")
 
-  baseline = _cached(os.path.join(workdir, "untrained_eval.json"), untrained)
+  baseline = cached_json(os.path.join(workdir, "untrained_eval.json"), untrained)
   tgt_cfg.transfer.source_workdir = src_dir
-  moved = _cached(os.path.join(workdir, "transfer_eval.json"),
+  moved = cached_json(os.path.join(workdir, "transfer_eval.json"),
                   lambda: transfer_lib.transfer_and_evaluate(tgt_cfg, os.path.join(workdir, "transfer")))
   write_report(workdir, src_cfg, tgt_cfg, source.space.names,
                train_lib.load_source(tgt_cfg).space.names, trained, baseline, moved)

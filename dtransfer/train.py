@@ -236,16 +236,24 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
   prepare_workdir(config, workdir)
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                        keep=config.train.keep_checkpoints)
-  state = init_from if init_from is not None else init_state(model, optimizer, config.seed)
-  if checkpointer.latest_step() is not None:
-    start, state = checkpointer.restore(state)
-    logging.info("resumed from %s at step %d", checkpointer.directory, start)
-  total = int(config.train.num_steps)
-  start = int(state["step"])
-  writer = metrics_log.MetricWriter(workdir)
-  if start >= total:
+  try:  # close Orbax's threads on every exit, Ctrl-C included
+    state = init_from if init_from is not None else init_state(model, optimizer, config.seed)
+    if checkpointer.latest_step() is not None:
+      start, state = checkpointer.restore(state)
+      logging.info("resumed from %s at step %d", checkpointer.directory, start)
+    if int(state["step"]) < int(config.train.num_steps):
+      state = _loop(config, workdir, source, model, optimizer, objective, state, mesh,
+                    checkpointer, stop_after)
+  finally:
     checkpointer.close()
-    return model, jax.device_get(state)
+  return model, jax.device_get(state)
+
+
+def _loop(config, workdir, source, model, optimizer, objective, state, mesh, checkpointer,
+          stop_after):
+  """Runs the jitted step from ``state['step']``; logs, guards NaN, checkpoints."""
+  total, start = int(config.train.num_steps), int(state["step"])
+  writer = metrics_log.MetricWriter(workdir)
   logging.info("devices: %s (%d processes); training %s from step %d to %d",
                jax.devices(), jax.process_count(), objective, start, total)
   step_fn = make_train_step(model, optimizer, config, objective)
@@ -267,7 +275,6 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
       if not all(bool(m["finite"]) for m in host):
         bad = next(i for i, m in enumerate(host) if not bool(m["finite"]))
         checkpointer.save(int(jax.device_get(state["step"])), state, force=True)
-        checkpointer.close()
         raise FloatingPointError(
             f"non-finite loss or gradient at step {step - len(host) + bad + 1} "
             f"(loss={host[bad]['loss']}); the last finite state was saved. Lower "
@@ -277,8 +284,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
       writer.write(step, **mean)
     if step % config.train.checkpoint_every == 0 or step == end:
       checkpointer.save(step, state)
-  checkpointer.close()
-  return model, jax.device_get(state)
+  return state
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
