@@ -63,6 +63,16 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   return {"source": trained, "untrained": baseline, **moved}
 
 
+def _warnings(named: dict) -> str:
+  """The metrics' own warnings (inactive dims, factors without pairs), one bullet each."""
+  lines = []
+  for name, results in named.items():
+    for metric, r in results.items():
+      for w in (r.get("warnings") or []) if isinstance(r, dict) else []:
+        lines.append(f"- {name}, {metric}: {w}")
+  return "\n".join(lines)
+
+
 def write_report(workdir, src_cfg, tgt_cfg, src_names, tgt_names, trained, baseline, moved):
   """report.md: the source against its untrained twin, the target before and after."""
   src, tgt = src_cfg.data.name, tgt_cfg.data.name
@@ -107,6 +117,10 @@ Raw numbers: `source/eval/results.json`, `source_untrained/results.json`,
 `transfer/before/results.json`, `transfer/after/eval/results.json`; training curves in
 `source/metrics.jsonl` and `transfer/after/metrics.jsonl`.
 """
+  notes = _warnings({"untrained source": baseline, "trained source": trained,
+                     "before": moved["before"], "after": moved["after"]})
+  if notes:
+    text += "\n## Notes from the metrics\n\n" + notes + "\n"
   path = os.path.join(workdir, "report.md")
   with open(path, "w") as f:
     f.write(text)

@@ -1,0 +1,1 @@
+"""Factor spaces, image sources and weak/intervention pair sampling."""
