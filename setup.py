@@ -31,6 +31,8 @@ setup(
         "matplotlib>=3.8",
         "pillow>=10",
         "h5py>=3.10",
+        "scipy>=1.10",   # .mat files (Cars3D); also scikit-learn's
+        "tqdm",          # build progress bars; also TFDS's
         "etils",
     ],
     extras_require={"test": ["pytest>=8", "chex>=0.1.87"]},
