@@ -204,7 +204,7 @@ def time_pair_loading(name="dsprites", batch=64, batches=30):
 
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("--impls", default="native,matmul",
+  p.add_argument("--impls", default="native,matmul,auto",
                  help="comma-separated dtransfer conv_impl values to time")
   p.add_argument("--steps", type=int, default=20, help="steps per round")
   p.add_argument("--rounds", type=int, default=3)
