@@ -43,3 +43,16 @@ def setup() -> None:
   logging.info("JAX backend %s, process %d/%d, %d local / %d global devices",
                jax.default_backend(), jax.process_index(), jax.process_count(),
                jax.local_device_count(), jax.device_count())
+
+
+def config_main(config_flag, run):
+  """An absl ``main`` that sets up JAX and calls ``run(config, workdir)``."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+
+  def main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
+    setup()
+    run(config_flag.value, WORKDIR.value)
+
+  return main

@@ -15,13 +15,10 @@ CONFIG = config_flags.DEFINE_config_file("config", "configs/main_job.py",
 flags.mark_flags_as_required(["workdir"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
-  common.setup()
-  pipeline.run_main_job(CONFIG.value, common.WORKDIR.value)
-  print(f"report: {common.WORKDIR.value}/report.md")
+def run(config, workdir):
+  pipeline.run_main_job(config, workdir)
+  print(f"report: {workdir}/report.md")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(common.config_main(CONFIG, run))

@@ -11,13 +11,5 @@ CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file
                                          lock_config=True)
 flags.mark_flags_as_required(["config", "workdir"])
 
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
-  common.setup()
-  train.train_and_evaluate(CONFIG.value, common.WORKDIR.value)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  app.run(common.config_main(CONFIG, train.train_and_evaluate))

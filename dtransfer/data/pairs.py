@@ -55,15 +55,7 @@ def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k:
   if num_k == 0:
     raise ValueError(f"factor space {space.names} has no factor with more than "
                      "one value, so no weak pair can differ in a factor.")
-  if k == -1:
-    ks = rng.integers(1, max(num_k, 2), size=n)
-  else:
-    if not 1 <= k <= num_k:
-      raise ValueError(f"k={k} factors cannot change: the space has {num_k} "
-                       "factors that can; use 1 <= k <= that, or -1 for random k.")
-    ks = np.full(n, k)
-  if mode == "dlib":
-    ks = np.where(rng.integers(0, 2, size=n) == 0, 1, ks)
+  ks = _changes_per_pair(rng, n, k, num_k, mode, "the space")
   f1 = space.sample(rng, n)
   f2 = f1.copy()
   label = np.empty(n, dtype=np.int64)
@@ -87,6 +79,20 @@ def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k:
 _MAX_REDRAWS = 100
 
 
+def _changes_per_pair(rng, n: int, k: int, num_k: int, mode: str, where: str) -> np.ndarray:
+  """How many factors each of n pairs changes: k, U{1..num_k-1} for k=-1, dlib's 1-or-k."""
+  if k == -1:
+    ks = rng.integers(1, max(num_k, 2), size=n)
+  else:
+    if not 1 <= k <= num_k:
+      raise ValueError(f"k={k} factors cannot change: {where} has {num_k} factors "
+                       "that can; use 1 <= k <= that, or -1 for random k.")
+    ks = np.full(n, k)
+  if mode == "dlib":
+    ks = np.where(rng.integers(0, 2, size=n) == 0, 1, ks)
+  return ks
+
+
 def _sample_weak_sparse(sparse: SparseIndex, rng: np.random.Generator, n: int,
                         k: int, mode: str):
   """sample_weak_factors on an incomplete grid (same contract).
@@ -108,16 +114,8 @@ def _sample_weak_sparse(sparse: SparseIndex, rng: np.random.Generator, n: int,
     raise ValueError(f"no two existing records of the incomplete grid over "
                      f"{space.names} differ in exactly one factor, so no weak "
                      "pair exists; use unsupervised training on this dataset.")
-  if k == -1:
-    ks = rng.integers(1, max(num_k, 2), size=n)
-  else:
-    if not 1 <= k <= num_k:
-      raise ValueError(f"k={k} factors cannot change: the incomplete grid has "
-                       f"{num_k} factors that can ({[space.names[i] for i in varying]}); "
-                       "use 1 <= k <= that, or -1 for random k.")
-    ks = np.full(n, k)
-  if mode == "dlib":
-    ks = np.where(rng.integers(0, 2, size=n) == 0, 1, ks)
+  ks = _changes_per_pair(rng, n, k, num_k, mode,
+                         f"the incomplete grid ({[space.names[i] for i in varying]})")
   f1 = np.zeros((n, space.num_factors), np.int64)
   f2 = f1.copy()
   label = np.zeros(n, np.int64)
