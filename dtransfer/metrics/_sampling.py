@@ -96,3 +96,16 @@ def encode_factors(representation_fn: Callable, images_fn: Callable,
     rep = np.asarray(representation_fn(images_fn(factors[start:start + chunk_size])))
     out.append(rep.reshape(rep.shape[0], -1))
   return _checks.check_codes(np.concatenate(out), metric)
+
+
+def varying_factors(space, metric: str):
+  """(indices of factors with more than one value, warnings for the others).
+
+  Interventional metrics never draw a single-valued factor; they say so.
+  """
+  keep = list(space.varying())
+  warnings = [f"factor {k} ('{space.names[k]}') has a single value; never drawn."
+              for k in range(space.num_factors) if k not in keep]
+  if not keep:
+    raise ValueError(f"{metric}: every factor of the space has a single value.")
+  return keep, warnings

@@ -152,11 +152,7 @@ def beta_vae_from_sampler(representation_fn, space, images_fn, *,
   """
   _checks.check_counts(_METRIC, batch_size=batch_size, num_train=num_train,
                        num_eval=num_eval)
-  keep = list(space.varying())
-  warnings = [f"factor {k} ('{space.names[k]}') has a single value; never "
-              "drawn." for k in range(space.num_factors) if k not in keep]
-  if not keep:
-    raise ValueError(f"{_METRIC}: every factor of the space has a single value.")
+  keep, warnings = _sampling.varying_factors(space, _METRIC)
   rng = np.random.default_rng(seed)
   sets = []
   for n in (num_train, num_eval):

@@ -166,11 +166,7 @@ def factor_vae_from_sampler(representation_fn, space, images_fn, *,
   _checks.check_counts(_METRIC, min_batch=2, batch_size=batch_size,
                        num_train=num_train, num_eval=num_eval,
                        num_variance_estimate=num_variance_estimate)
-  keep = list(space.varying())
-  warnings = [f"factor {k} ('{space.names[k]}') has a single value; never "
-              "drawn." for k in range(space.num_factors) if k not in keep]
-  if not keep:
-    raise ValueError(f"{_METRIC}: every factor of the space has a single value.")
+  keep, warnings = _sampling.varying_factors(space, _METRIC)
   rng = np.random.default_rng(seed)
   encode = functools.partial(_sampling.encode_factors, representation_fn,
                              images_fn, chunk_size=chunk_size, metric=_METRIC)

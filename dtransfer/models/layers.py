@@ -461,8 +461,8 @@ GLOROT_UNIFORM = glorot_uniform()
 # -------------------------------------------------------------- modules ---
 
 
-class Conv(nn.Module):
-  """Strided 2-D convolution, NHWC, HWIO kernel, selectable implementation."""
+class _StridedConv(nn.Module):
+  """Shared fields and parameters of Conv and ConvTranspose (NHWC, HWIO kernel)."""
 
   features: int
   kernel_size: tuple[int, int]
@@ -472,36 +472,32 @@ class Conv(nn.Module):
   bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
   conv_impl: str = "native"
 
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def _params(self, x: jax.Array):
+    """(kernel, bias, (kh, kw), strides) for input ``x``."""
     kh, kw = _pairs(self.kernel_size, "kernel_size")
     kernel = self.param("kernel", self.kernel_init,
                         (kh, kw, x.shape[-1], self.features))
     bias = self.param("bias", self.bias_init, (self.features,))
-    strides = _pairs(self.strides, "strides")
-    pads = conv_pads(x.shape[1:3], (kh, kw), strides, self.padding)
+    return kernel, bias, (kh, kw), _pairs(self.strides, "strides")
+
+
+class Conv(_StridedConv):
+  """Strided 2-D convolution, NHWC, HWIO kernel, selectable implementation."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel, bias, size, strides = self._params(x)
+    pads = conv_pads(x.shape[1:3], size, strides, self.padding)
     return conv2d(x, kernel, strides, pads, self.conv_impl) + bias
 
 
-class ConvTranspose(nn.Module):
+class ConvTranspose(_StridedConv):
   """Transposed 2-D convolution with PyTorch/TF scatter semantics."""
-
-  features: int
-  kernel_size: tuple[int, int]
-  strides: tuple[int, int] = (1, 1)
-  padding: Padding = "SAME"
-  kernel_init: Callable = GLOROT_UNIFORM
-  bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
-  conv_impl: str = "native"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kh, kw = _pairs(self.kernel_size, "kernel_size")
-    kernel = self.param("kernel", self.kernel_init,
-                        (kh, kw, x.shape[-1], self.features))
-    bias = self.param("bias", self.bias_init, (self.features,))
-    strides = _pairs(self.strides, "strides")
-    crops = conv_transpose_crops((kh, kw), strides, self.padding)
+    kernel, bias, size, strides = self._params(x)
+    crops = conv_transpose_crops(size, strides, self.padding)
     return conv2d_transpose(x, kernel, strides, crops, self.conv_impl) + bias
 
 
