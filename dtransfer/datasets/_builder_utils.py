@@ -113,14 +113,19 @@ def builder(builder_cls, config: str | tfds.core.BuilderConfig | None,
 
 
 def prepare(builder_cls, config=None, data_dir=None, manual_dir=None,
-            download_dir=None):
-  """Builds (if needed) and returns the prepared builder."""
+            download_dir=None, register_checksums: bool = False):
+  """Builds (if needed) and returns the prepared builder.
+
+  ``register_checksums`` writes downloaded files' size and sha256 into the
+  builder's checksums.tsv (needs network and a writable source checkout).
+  """
   if data_dir is None:
     raise ValueError("prepare() needs data_dir: the folder that will hold the "
                      "prepared array_record files.")
   b = builder(builder_cls, config, data_dir)
   dl = tfds.download.DownloadConfig(
-      manual_dir=None if manual_dir is None else os.fspath(manual_dir))
+      manual_dir=None if manual_dir is None else os.fspath(manual_dir),
+      register_checksums=register_checksums)
   b.download_and_prepare(
       download_dir=None if download_dir is None else os.fspath(download_dir),
       download_config=dl)

@@ -13,9 +13,9 @@ e.g. ``white_grid3x2x4x4x4`` (tests, quick runs).
 
 from __future__ import annotations
 
-import os
 import re
 
+from dtransfer.datasets import _builder_utils as bu
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.sources import TFDSSource
 from dtransfer.datasets.dsprites import variants
@@ -73,8 +73,7 @@ def builder(config: str, data_dir, factor_sizes=None) -> Builder:
   if data_dir is None:
     raise ValueError("dtransfer_dsprites needs data_dir: the folder that holds "
                      "(or will hold) the prepared datasets.")
-  return Builder(config=make_config(_full_name(config, factor_sizes)),
-                 data_dir=os.fspath(data_dir), file_format="array_record")
+  return bu.builder(Builder, make_config(_full_name(config, factor_sizes)), data_dir)
 
 
 def build(config: str = "white", data_dir=None, *, manual_dir=None,
@@ -97,15 +96,11 @@ def build(config: str = "white", data_dir=None, *, manual_dir=None,
   Generation is chunked (4096 records at a time), so memory stays bounded;
   TFDS shows a progress bar per split.
   """
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  b = builder(config, data_dir, factor_sizes)
-  dl = tfds.download.DownloadConfig(
-      manual_dir=None if manual_dir is None else os.fspath(manual_dir),
-      register_checksums=register_checksums)
-  b.download_and_prepare(
-      download_dir=None if download_dir is None else os.fspath(download_dir),
-      download_config=dl)
-  return b
+  if data_dir is None:
+    builder(config, data_dir, factor_sizes)  # raises the dSprites-specific error
+  return bu.prepare(Builder, make_config(_full_name(config, factor_sizes)), data_dir,
+                    manual_dir=manual_dir, download_dir=download_dir,
+                    register_checksums=register_checksums)
 
 
 def open_source(config: str, data_dir, factor_sizes=None) -> TFDSSource:
