@@ -3,7 +3,7 @@
   pip install torch==2.13.0   # benchmark only; never a dtransfer dependency
   PYTHONPATH=. python benchmarks/train_step.py [--impls native,matmul,auto]
       [--steps 20] [--rounds 3] [--batch 64] [--channels 1] [--no_torch]
-      [--pair_loading]
+      [--pair_loading] [--no_tune_allocator]
 
 Times, in interleaved rounds so that other load on the machine hits every
 contender alike, the jitted paired step of ``dtransfer.train.make_train_step``
@@ -16,7 +16,9 @@ against the matrix-product peak measured on this machine, and forward-only
 encoding throughput (``dtransfer.evaluate.make_encoder``, what evaluation
 runs). Machine load is printed before and after: on a shared machine,
 compare only runs with similar load. XLA options go through the usual
-``XLA_FLAGS`` environment variable.
+``XLA_FLAGS`` environment variable. The host allocator is tuned first
+(dtransfer/runtime.py) unless ``--no_tune_allocator``; both contenders
+share the process, so both get the same allocator.
 """
 
 from __future__ import annotations
@@ -217,7 +219,12 @@ def main():
   p.add_argument("--no_torch", action="store_true")
   p.add_argument("--pair_loading", action="store_true",
                  help="also time weak-pair batches from the dSprites renderer")
+  p.add_argument("--no_tune_allocator", action="store_true",
+                 help="leave glibc's malloc as it is (dtransfer/runtime.py); "
+                      "affects both contenders, which share the process")
   a = p.parse_args()
+  from dtransfer import runtime
+  tuned = False if a.no_tune_allocator else runtime.tune_host_allocator()
 
   import jax
   clip = a.grad_clip_norm
@@ -226,7 +233,7 @@ def main():
     clip = float(common.base_config().optim.grad_clip_norm)
   print(f"JAX {jax.__version__} on {jax.devices()}; XLA_FLAGS="
         f"{os.environ.get('XLA_FLAGS', '')!r}; cpus={os.cpu_count()}")
-  print(f"load average before: {_load()}")
+  print(f"load average before: {_load()}; host allocator tuned: {tuned}")
   print(f"setting: Ada-GVAE (argmax), {a.batch} pairs of 64x64x{a.channels}, "
         f"10 latents, Adam 1e-4, grad clip {clip}")
 

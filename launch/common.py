@@ -15,6 +15,8 @@ from absl import flags
 from absl import logging
 import jax
 
+from dtransfer import runtime
+
 WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and results.")
 COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None,
@@ -27,7 +29,11 @@ DISTRIBUTED = flags.DEFINE_bool("distributed", False,
 
 
 def setup() -> None:
-  """Starts jax.distributed when asked, then logs the devices."""
+  """Tunes the host allocator, starts jax.distributed when asked, logs devices.
+
+  Runs before anything starts JAX's backend (see dtransfer/runtime.py).
+  """
+  runtime.tune_host_allocator()
   explicit = (COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
   if any(v is not None for v in explicit) and any(v is None for v in explicit):
     raise flags.ValidationError(

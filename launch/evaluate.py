@@ -11,6 +11,7 @@ from absl import app
 from absl import flags
 
 from dtransfer import evaluate
+from dtransfer import runtime
 
 WORKDIR = flags.DEFINE_string("workdir", None, "Work directory of a trained model.")
 CODES = flags.DEFINE_string("codes", None, ".npz with 'codes' [N, D] and 'factors' [N, K].")
@@ -26,6 +27,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
   if bool(WORKDIR.value) == bool(CODES.value):
     raise app.UsageError("give exactly one of --workdir (a trained model) or --codes (an .npz).")
+  runtime.tune_host_allocator()
   if METRICS.value:
     from dtransfer import metrics  # pylint: disable=g-import-not-at-top
     unknown = [m for m in METRICS.value if m not in metrics.METRICS]

@@ -59,6 +59,8 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # checkpoint chatter; -v=0 brings it back
+  from dtransfer import runtime  # pylint: disable=g-import-not-at-top
+  runtime.tune_host_allocator()  # before JAX starts (dtransfer/runtime.py)
   from dtransfer import study as study_lib  # pylint: disable=g-import-not-at-top
   root = os.path.abspath(ROOT.value)
   study = _study(root)

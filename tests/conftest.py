@@ -1,4 +1,5 @@
-"""Test set-up: absl flags parsed (grain and absltest read them), quiet logs."""
+"""Test set-up: absl flags parsed (grain and absltest read them), quiet logs,
+and the host allocator tuned before JAX starts (dtransfer/runtime.py)."""
 
 import os
 
@@ -10,3 +11,7 @@ try:
   flags.FLAGS.mark_as_parsed()
 except Exception:  # pylint: disable=broad-except
   pass
+
+from dtransfer import runtime  # pylint: disable=g-import-not-at-top
+
+runtime.tune_host_allocator()

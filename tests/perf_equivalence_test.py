@@ -16,8 +16,9 @@ import pytest
 from dtransfer import losses
 from dtransfer import models
 from dtransfer.models import layers
+from dtransfer.models import s2d_conv
 
-FAST = ("matmul", "hybrid", "auto")
+FAST = ("matmul", "s2d", "auto")
 
 
 @pytest.mark.parametrize("n,k,s,padding", [
@@ -47,23 +48,47 @@ def test_fast_layers_equal_native_values_and_gradients(n, k, s, padding):
                                    atol=1e-4), got, want)
 
 
-def test_hybrid_forward_convolution_is_the_native_one_exactly():
-  rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.normal(size=(4, 16, 16, 8)), jnp.float32)
-  w = jnp.asarray(rng.normal(size=(4, 4, 8, 16)), jnp.float32)
-  pads = layers.conv_pads((16, 16), (4, 4), (2, 2), "SAME")
-  f = jax.jit(lambda x, w: [layers.conv2d(x, w, (2, 2), pads, i)
-                            for i in ("native", "hybrid")])
-  native, hybrid = f(x, w)
-  np.testing.assert_array_equal(hybrid, native)
+def test_s2d_takes_its_path_only_where_it_applies():
+  # k % s == 0 with non-negative pads: space-to-depth GEMMs; else im2col.
+  assert s2d_conv.supported((4, 4), (2, 2), ((1, 1), (1, 1)))
+  assert s2d_conv.supported((6, 2), (3, 2), ((0, 2), (1, 0)))
+  assert not s2d_conv.supported((3, 3), (2, 2), ((1, 1), (1, 1)))
+  assert not s2d_conv.supported((2, 2), (2, 2), ((-1, 0), (0, 0)))
 
 
-def test_auto_is_hybrid_on_cpu_and_native_elsewhere():
-  want = "hybrid" if jax.default_backend() == "cpu" else "native"
+@pytest.mark.parametrize("hw,k,cin,cout,padding", [
+    ((16, 12), 4, 3, 5, "SAME"),   # non-square; output-shift S (c4 > cout)
+    ((15, 17), 4, 8, 40, "SAME"),  # odd sizes, asymmetric pads; input shift
+    ((17, 9), 4, 3, 5, "VALID"),   # last row never read
+    ((12, 12), 6, 2, 3, "SAME"),   # 3x3 taps after space-to-depth
+    ((9, 9), 2, 2, 3, "SAME"),     # one tap: a single GEMM
+])
+def test_s2d_equals_native_on_awkward_geometries(hw, k, cin, cout, padding):
+  rng = np.random.default_rng(k * 31 + cout)
+  x = jnp.asarray(rng.normal(size=(2, *hw, cin)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(k, k, cin, cout)), jnp.float32)
+  pads = layers.conv_pads(hw, (k, k), (2, 2), padding)
+  crops = layers.conv_transpose_crops((k, k), (2, 2), padding)
+  xt = jnp.asarray(rng.normal(size=(2, hw[0] // 2, hw[1] // 2 + 1, cin)),
+                   jnp.float32)
+
+  def grads(fn, arg, impl, x):
+    f = lambda x, w: jnp.sum(jnp.sin(fn(x, w, (2, 2), arg, impl)))
+    return jax.value_and_grad(f, (0, 1))(x, w)
+
+  for fn, arg, inp in ((layers.conv2d, pads, x),
+                       (layers.conv2d_transpose, crops, xt)):
+    jax.tree.map(functools.partial(np.testing.assert_allclose, rtol=2e-4,
+                                   atol=2e-4),
+                 grads(fn, arg, "s2d", inp), grads(fn, arg, "native", inp))
+
+
+def test_auto_is_s2d_on_cpu_and_native_elsewhere():
+  want = "s2d" if jax.default_backend() == "cpu" else "native"
   assert layers.resolve_conv_impl("auto") == want
   assert layers.resolve_conv_impl("matmul") == "matmul"
   with pytest.raises(ValueError, match="conv_impl"):
-    layers.resolve_conv_impl("fft")
+    layers.resolve_conv_impl("hybrid")
   assert models.get_model("dlib_conv").encoder.conv_impl == "auto"
 
 

@@ -182,8 +182,8 @@ def get_model(name: str = "dlib_conv", *, num_latents: int = 10,
     num_latents: latent dimension.
     image_shape: (H, W, C) of the input images.
     **kwargs: architecture options: ``conv_impl`` for both ("auto", the
-      default: the fast "hybrid" formulation on CPU and XLA's native
-      convolutions on GPU/TPU; or "native", "matmul", "hybrid"; all equal up
+      default: the space-to-depth GEMMs "s2d" on CPU and XLA's native
+      convolutions on GPU/TPU; or "native", "matmul", "s2d"; all equal up
       to float rounding, see layers.py), ``nf`` for "dapueto".
 
   Returns:

@@ -6,28 +6,24 @@ here and selected with ``conv_impl``:
 
 - ``"native"``: ``lax.conv_general_dilated`` (XLA's convolution).
 - ``"matmul"``: the same maps written as slices + one matrix product (im2col
-  for the convolution, sub-pixel / depth-to-space for the transposed one).
-  XLA CPU turns these into large GEMMs, which can beat its direct convolution
-  for the small channel counts of these VAEs.
-- ``"hybrid"``: only the convolutions XLA CPU runs fast. Its direct
-  convolution is fast for strided, undilated forward passes, but autodiff
-  turns the backward passes (and a transposed convolution's forward) into
-  input- or kernel-dilated convolutions that run several times slower. So
-  the forward convolution stays native and a ``jax.custom_vjp`` computes the
-  input gradient as a sub-pixel transposed convolution (one stride-1
-  convolution + depth-to-space) and the kernel gradient natively, or as
-  im2col + one GEMM when the receptive field is tiny (the first layer). A
-  transposed convolution uses the sub-pixel form forward and the strided
-  native convolution (its exact adjoint) for the input gradient. About 4-5x
-  faster than "native" for the dlib VAE's train step on a 2-core CPU
-  (benchmarks/train_step.py).
-- ``"auto"`` (the models' default): "hybrid" on the CPU backend, "native"
-  on GPU/TPU, whose convolution libraries are fast in every direction;
+  for the convolution, sub-pixel / depth-to-space for the transposed one),
+  differentiated by autodiff. The general-purpose GEMM form.
+- ``"s2d"``: space-to-depth matrix products with hand-written VJPs
+  (``s2d_conv``): after padding and space-to-depth a stride-s convolution
+  with a k = m*s kernel is a stride-1 m x m one, and the forward pass, the
+  input gradient and the kernel gradient are each one large GEMM plus
+  copies of contiguous rows. XLA CPU runs the native backward passes
+  (input- or kernel-dilated convolutions) and many-slice copies slowly;
+  this form trains the dlib VAE about 7x faster than "native" on a 2-core
+  CPU, as fast as PyTorch's oneDNN or faster (benchmarks/train_step.py).
+  Kernels with ``k % s != 0`` fall back to "matmul".
+- ``"auto"`` (the models' default): "s2d" on the CPU backend, "native" on
+  GPU/TPU, whose convolution libraries are fast in every direction;
   resolved when the function is traced.
 
 Values and gradients of every formulation equal the native ones up to float
 rounding (tests/models_test.py and tests/perf_equivalence_test.py check
-both); "hybrid" forward convolutions are the native ones exactly.
+both).
 
 Conventions (chosen so that PyTorch / TF1 checkpoints convert by transposes):
 
@@ -55,7 +51,6 @@ Conventions (chosen so that PyTorch / TF1 checkpoints convert by transposes):
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import threading
 from typing import Callable, Sequence, Union
@@ -66,7 +61,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-CONV_IMPLS = ("native", "matmul", "hybrid", "auto")
+from dtransfer.models import s2d_conv
+
+CONV_IMPLS = ("native", "matmul", "s2d", "auto")
 
 Padding = Union[str, int, Sequence[tuple[int, int]]]
 _DIMS = ("NHWC", "HWIO", "NHWC")
@@ -80,11 +77,11 @@ def check_conv_impl(conv_impl: str) -> None:
 
 
 def resolve_conv_impl(conv_impl: str) -> str:
-  """``"auto"`` -> "hybrid" on the CPU backend, "native" elsewhere."""
+  """``"auto"`` -> "s2d" on the CPU backend, "native" elsewhere."""
   check_conv_impl(conv_impl)
   if conv_impl != "auto":
     return conv_impl
-  return "hybrid" if jax.default_backend() == "cpu" else "native"
+  return "s2d" if jax.default_backend() == "cpu" else "native"
 
 
 def _pairs(value, name: str) -> tuple[int, int]:
@@ -154,8 +151,8 @@ def conv2d(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
   pads = tuple(tuple(int(v) for v in p) for p in pads)
   if conv_impl == "native":
     return _conv2d_native(x, kernel, strides, pads)
-  if conv_impl == "hybrid":
-    return _conv2d_hybrid(x, kernel, strides, pads)
+  if conv_impl == "s2d" and s2d_conv.supported(kernel.shape, strides, pads):
+    return s2d_conv.conv2d(x, kernel, strides, pads)
   return _conv2d_matmul(x, kernel, strides, pads)
 
 
@@ -193,8 +190,8 @@ def conv2d_transpose(x: jax.Array, kernel: jax.Array, strides: Sequence[int],
   conv_impl = resolve_conv_impl(conv_impl)
   strides = _pairs(strides, "strides")
   crops = tuple(tuple(int(v) for v in c) for c in crops)
-  if conv_impl == "hybrid":
-    return _conv2d_transpose_hybrid(x, kernel, strides, crops)
+  if conv_impl == "s2d" and s2d_conv.supported(kernel.shape, strides, crops):
+    return s2d_conv.conv2d_transpose(x, kernel, strides, crops)
   if conv_impl == "native":
     kh, kw = kernel.shape[:2]
     pads = tuple((k - 1 - c0, k - 1 - c1)
@@ -250,114 +247,6 @@ def _conv2d_transpose_matmul(x, kernel, strides, crops):
   y = jnp.dot(cols, wc).reshape(b, mh, mw, sh, sw, cout)
   y = y.transpose(0, 1, 3, 2, 4, 5).reshape(b, mh * sh, mw * sw, cout)
   return y[:, :out_h, :out_w, :]
-
-
-# --------------------------------------------------------------- hybrid ---
-
-
-def _conv2d_transpose_subpixel(x, kernel, strides, crops):
-  """Sub-pixel form with a native stride-1 convolution instead of im2col.
-
-  The same combined kernel as ``_conv2d_transpose_matmul`` ([Dh, Dw, cin,
-  sh*sw*cout], shifts reversed because a convolution correlates), applied by
-  XLA's direct convolution, then depth-to-space.
-  """
-  kh, kw, cin, cout = kernel.shape
-  b, h, w, _ = x.shape
-  sh, sw = strides
-  dh0, dh1, taps_h, mh, out_h = _subpixel_taps(h, kh, sh, crops[0])
-  dw0, dw1, taps_w, mw, out_w = _subpixel_taps(w, kw, sw, crops[1])
-  xp = lax.pad(x, jnp.zeros((), x.dtype),
-               ((0, 0, 0), (dh1, mh - 1 - dh0 - (h - 1), 0),
-                (dw1, mw - 1 - dw0 - (w - 1), 0), (0, 0, 0)))
-  kext = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
-  wc = kext[taps_h[:, None, :, None], taps_w[None, :, None, :]]
-  wc = wc.transpose(0, 1, 4, 2, 3, 5).reshape(
-      taps_h.shape[0], taps_w.shape[0], cin, sh * sw * cout)[::-1, ::-1]
-  y = lax.conv_general_dilated(xp, wc, (1, 1), "VALID",
-                               dimension_numbers=_DIMS)
-  y = y.reshape(b, mh, mw, sh, sw, cout).transpose(0, 1, 3, 2, 4, 5)
-  return y.reshape(b, mh * sh, mw * sw, cout)[:, :out_h, :out_w, :]
-
-
-# Kernel gradients with at most this many rows (kh*kw*cin) use im2col + GEMM:
-# XLA's kernel-gradient convolution is slow for a 1-channel input, while for
-# wide layers it beats the large im2col buffer.
-_IM2COL_MAX_ROWS = 64
-
-
-def _conv2d_kernel_grad(x, dy, kernel_shape, strides, pads):
-  """d(sum(conv(x, K) * dy)) / dK for the native convolution."""
-  kh, kw, cin, cout = kernel_shape
-  if kh * kw * cin > _IM2COL_MAX_ROWS:
-    zero = jnp.zeros(kernel_shape, x.dtype)
-    _, vjp = jax.vjp(lambda k: _conv2d_native(x, k, strides, pads), zero)
-    return vjp(dy)[0]
-  sh, sw = strides
-  xp = lax.pad(x, jnp.zeros((), x.dtype),
-               ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
-  b, ho, wo, _ = dy.shape
-  cols = [
-      lax.slice(xp, (0, a, c, 0),
-                (b, a + sh * (ho - 1) + 1, c + sw * (wo - 1) + 1, cin),
-                (1, sh, sw, 1))
-      for a in range(kh) for c in range(kw)
-  ]
-  cols = jnp.concatenate(cols, axis=-1) if len(cols) > 1 else cols[0]
-  grad = jnp.dot(cols.reshape(-1, kh * kw * cin).T, dy.reshape(-1, cout))
-  return grad.reshape(kernel_shape)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv2d_hybrid(x, kernel, strides, pads):
-  return _conv2d_native(x, kernel, strides, pads)
-
-
-def _conv2d_hybrid_fwd(x, kernel, strides, pads):
-  return _conv2d_native(x, kernel, strides, pads), (x, kernel)
-
-
-def _conv2d_hybrid_bwd(strides, pads, residuals, dy):
-  x, kernel = residuals
-  kh, kw = kernel.shape[:2]
-  # The adjoint is a transposed convolution cropping the same pads; rows the
-  # strided window never reached come back as zeros (a negative crop).
-  crops = tuple(
-      (p[0], (m - 1) * s + k - p[0] - n)
-      for p, m, s, k, n in zip(pads, dy.shape[1:3], strides, (kh, kw),
-                               x.shape[1:3]))
-  dx = _conv2d_transpose_subpixel(dy, kernel.transpose(0, 1, 3, 2), strides,
-                                  crops)
-  return dx, _conv2d_kernel_grad(x, dy, kernel.shape, strides, pads)
-
-
-_conv2d_hybrid.defvjp(_conv2d_hybrid_fwd, _conv2d_hybrid_bwd)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv2d_transpose_hybrid(x, kernel, strides, crops):
-  return _conv2d_transpose_subpixel(x, kernel, strides, crops)
-
-
-def _conv2d_transpose_hybrid_fwd(x, kernel, strides, crops):
-  return _conv2d_transpose_subpixel(x, kernel, strides, crops), (x, kernel)
-
-
-def _conv2d_transpose_hybrid_bwd(strides, crops, residuals, dout):
-  """Both gradients via the adjoint strided convolution of ``dout``."""
-  x, kernel = residuals
-  kernel_t = kernel.transpose(0, 1, 3, 2)
-  # Undo the crop (negative crops were zero extensions: cut them off).
-  dp = lax.pad(dout, jnp.zeros((), dout.dtype),
-               ((0, 0, 0), (*crops[0], 0), (*crops[1], 0), (0, 0, 0)))
-  no_pads = ((0, 0), (0, 0))
-  dx = _conv2d_native(dp, kernel_t, strides, no_pads)
-  dk = _conv2d_kernel_grad(dp, x, kernel_t.shape, strides, no_pads)
-  return dx, dk.transpose(0, 1, 3, 2)
-
-
-_conv2d_transpose_hybrid.defvjp(_conv2d_transpose_hybrid_fwd,
-                                _conv2d_transpose_hybrid_bwd)
 
 
 # ---------------------------------------------------------- initialisers ---
