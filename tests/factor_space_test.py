@@ -82,3 +82,35 @@ def test_pair_batches_are_pure_functions_of_seed_and_index():
   np.testing.assert_array_equal(np.concatenate([s0["f1"], s1["f1"]]), x["f1"])
   with pytest.raises(ValueError, match="k=3"):
     pairs.WeakPairBatches(src, 8, k=3)
+
+
+@pytest.mark.parametrize("name", ["noisy_dsprites", "color_dsprites_dlib"])
+def test_stochastic_images_do_not_depend_on_the_host_split(name):
+  # Each host reads its rows of a batch; noise and random colours come from
+  # one stream per global row, so two halves tile the one-host batch exactly.
+  from dtransfer import datasets  # pylint: disable=g-import-not-at-top
+  src = datasets.get_dataset(name)
+  whole = pairs.WeakPairBatches(src, 8, seed=5)[3]
+  halves = [pairs.WeakPairBatches(src, 8, seed=5, shard=(h, 2))[3]
+            for h in range(2)]
+  for key in ("x1", "x2", "f1"):
+    np.testing.assert_array_equal(
+        np.concatenate([h[key] for h in halves]), whole[key])
+  assert not np.array_equal(whole["x1"][0], whole["x1"][1])  # still noisy
+  singles = pairs.ImageBatches(src, 6, seed=2)[1]["x"]
+  thirds = [pairs.ImageBatches(src, 6, seed=2, shard=(h, 3))[1]["x"]
+            for h in range(3)]
+  np.testing.assert_array_equal(np.concatenate(thirds), singles)
+
+
+def test_row_streams_draw_each_row_from_its_own_key():
+  from dtransfer.data.row_rng import RowStreams  # pylint: disable=g-import-not-at-top
+  a = RowStreams([1, 2], [0, 1, 2]).integers(0, 255, size=(3, 4), dtype=np.uint8)
+  b = RowStreams([1, 2], [2, 0]).integers(0, 255, size=(2, 4), dtype=np.uint8)
+  np.testing.assert_array_equal(b, a[[2, 0]])
+  want = np.random.default_rng([1, 2, 1]).uniform(0.5, 1.0, (3,))
+  np.testing.assert_array_equal(
+      RowStreams([1, 2], [1]).uniform(0.5, 1.0, size=(1, 3))[0], want)
+  assert RowStreams([0], []).random(size=(0, 5)).shape == (0, 5)
+  with pytest.raises(ValueError, match="first dimension must be the rows"):
+    RowStreams([0], [0, 1]).random(size=(3,))

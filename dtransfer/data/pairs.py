@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.data.row_rng import RowStreams
 from dtransfer.data.sources import SparseIndex
 from dtransfer.data.sources import sample_records
 from dtransfer.data.sources import sparse_index
@@ -198,8 +199,11 @@ class WeakPairBatches:
     per = self.batch_size // self.shard_count
     sl = slice(self.shard_index * per, (self.shard_index + 1) * per)
     f1, f2, label = f1[sl], f2[sl], label[sl]
-    # Noise of stochastic variants comes from a per-shard stream.
-    img_rng = np.random.default_rng([self.seed, 0x1A6E, int(i), self.shard_index])
+    # Noise of stochastic variants: one stream per global row (x1 rows, then
+    # x2 rows), so a host's rows look the same however the batch is split.
+    rows = np.arange(sl.start, sl.stop)
+    img_rng = RowStreams([self.seed, 0x1A6E, int(i)],
+                         np.concatenate([rows, self.batch_size + rows]))
     space = self.source.space
     both = self.source.images(np.concatenate([space.index(f1), space.index(f2)]),
                               img_rng)
@@ -226,8 +230,9 @@ class ImageBatches:
     rng = np.random.default_rng([self.seed, 0x51B6, int(i)])
     index = sample_records(self.source, rng, self.batch_size)
     per = self.batch_size // self.shard_count
-    index = index[self.shard_index * per:(self.shard_index + 1) * per]
-    img_rng = np.random.default_rng([self.seed, 0x1A6E, int(i), self.shard_index])
+    rows = np.arange(self.shard_index * per, (self.shard_index + 1) * per)
+    index = index[rows]
+    img_rng = RowStreams([self.seed, 0x1A6E, int(i)], rows)
     return {"x": self.source.images(index, img_rng),
             "f": self.source.space.factors(index)}
 

@@ -25,7 +25,9 @@ Stochastic variants (noisy, colour-dlib) draw fresh noise or colours on every
 ``images()`` call from the ``rng`` they are given, as the authors and
 disentanglement_lib do: the same Generator state gives the same images. With
 ``rng=None`` they use ``np.random.default_rng(DEFAULT_SEED)``, i.e. the same
-draw on every call.
+draw on every call. Training batches pass a ``RowStreams`` (one stream per
+global row, dtransfer/data/row_rng.py), so noise does not depend on how a
+batch is split over hosts.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import functools
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.data.row_rng import RowStreams
 from dtransfer.data.sources import ArraySource, RenderedSource, TransformedSource
 from dtransfer.datasets.dsprites import renderer
 
@@ -99,10 +102,10 @@ def as_rng(rng) -> np.random.Generator:
   """The Generator to draw from: ``rng``, or a fixed one seeded DEFAULT_SEED."""
   if rng is None:
     return np.random.default_rng(DEFAULT_SEED)
-  if isinstance(rng, np.random.Generator):
+  if isinstance(rng, (np.random.Generator, RowStreams)):
     return rng
-  raise TypeError(f"rng must be a numpy Generator or None, got {type(rng)}; "
-                  "use np.random.default_rng(seed).")
+  raise TypeError(f"rng must be a numpy Generator, a RowStreams or None, got "
+                  f"{type(rng)}; use np.random.default_rng(seed).")
 
 
 def apply_variant(variant: str, masks: np.ndarray, factors: np.ndarray,
