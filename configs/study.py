@@ -6,12 +6,12 @@
   python -m launch.sweep --study=configs/study.py:paper,pairs=1+5+6,seeds=0-4 ...
 
 Argument: ``<preset>[,pairs=A+B+...][,betas=1+2][,seeds=0-9]``.
-  paper  the paper's protocol (Dapueto et al. 2024, reference notes §2.5, §3,
-         §6): all 15 pairs plus Shapes3D -> Isaac3D (appendix); beta in {1, 2}
-         x seeds 0-9 = 20 source models per pair; sources 400k steps (300k for
-         the Coil100 sources, weight decay 1e-11 there), batch 64 pairs, Adam
-         1e-4, beta warm-up 50k (none for Shapes3D); fine-tuning 50k steps,
-         batch 64; evaluation on 15,008 samples with every metric.
+  paper  the paper's protocol (Dapueto et al. 2024): all 15 pairs plus
+         Shapes3D -> Isaac3D (appendix); beta in {1, 2} x seeds 0-9 = 20
+         source models per pair; each source and fine-tuning run exactly as
+         configs/source.py:<source>,paper and configs/transfer.py:<target>,paper
+         (the authors' network, steps, weight decay, warm-up and clipping);
+         evaluation on 15,008 samples with every metric.
   quick  minutes per run on a 2-core CPU, offline datasets only: three pairs
          (dSprites -> Noisy-dSprites, Color-dSprites -> Noisy-Color-dSprites,
          Color-dSprites -> real_objects), beta 1, seed 0.
@@ -65,12 +65,6 @@ PAIRS = {
 }
 PAPER_PAIRS = tuple(str(i) for i in range(1, 16)) + ("shapes3d_isaac3d",)
 QUICK_PAIRS = ("6", "1", "color_dsprites_real_objects")
-
-# The paper's source trainings (reference notes §2.5) that differ from the defaults.
-PAPER_SOURCE = {
-    "coil100_augmented": {"num_steps": 300_000, "weight_decay": 1e-11},
-    "coil100_augmented_binary": {"num_steps": 300_000, "weight_decay": 1e-11},
-}
 
 # Evaluation sizes of the quick preset: a few seconds of metrics per model.
 QUICK_METRIC_KWARGS = {
@@ -153,7 +147,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data_dir = ""                  # original files (Coil100, RGB-D, Isaac3D, ...)
   c.original_source = "original"   # how datasets without a renderer are read: original | tfds
   c.synthetic_source = "procedural"  # procedural | original | tfds for dSprites/Shapes3D
-  c.model = "dapueto" if paper else "dlib_conv"  # architecture of every source
+  c.model = ""                     # architecture of every source; "" = the preset's
+                                   # (configs/source.py: dapueto for paper)
   c.reference_overrides = False    # True: fine-tune with beta=1, seed 0 (the authors' quirk)
   # Preset sizes; 0 keeps the preset's value. Any run-level field can also be
   # changed with --study.source_steps=... etc.
@@ -200,14 +195,11 @@ def source_config(study, dataset: str, beta: float, seed: int) -> ml_collections
   """The weakly supervised source training of one (dataset, beta, seed)."""
   c = source_cfg.get_config(f"{dataset},{study.preset}")
   c.data = _data(study, dataset)
-  c.model.name = study.model
+  if study.model:
+    c.model.name = study.model
   c.model.beta = float(beta)
   c.seed = int(seed)
-  if study.preset == "paper":
-    extra = PAPER_SOURCE.get(dataset, {})
-    c.train.num_steps = extra.get("num_steps", c.train.num_steps)
-    c.optim.weight_decay = extra.get("weight_decay", c.optim.weight_decay)
-  elif study.preset == "quick":
+  if study.preset == "quick":
     c.train.num_steps = 200
     c.train.batch_size = 32
     c.train.checkpoint_every = 100

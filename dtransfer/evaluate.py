@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import time
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +25,33 @@ from dtransfer import sharding
 from dtransfer.data import pairs
 
 
+# One jitted function per model (and batch size / mesh): evaluations of the
+# same network reuse the compiled code instead of tracing it again per call.
+_JITTED: dict = {}
+
+
+def _cached(kind: str, model, build, *key):
+  k = (kind, id(model), *key)
+  hit = _JITTED.get(k)
+  if hit is None or hit[0] is not model:
+    hit = _JITTED[k] = (model, build())
+  return hit[1]
+
+
+def say(stage: str, message: str) -> None:
+  """One progress line of an evaluation stage (console and log)."""
+  logging.info("[%s] %s", stage, message)
+  if jax.process_index() == 0:
+    print(f"[{stage}] {message}", flush=True)
+
+
 def make_encoder(model, batch_size: int = 512, mesh=None):
+  mesh = sharding.data_mesh() if mesh is None else mesh
+  return _cached("encoder", model, lambda: _make_encoder(model, batch_size, mesh),
+                 batch_size, id(mesh), mesh.size)
+
+
+def _make_encoder(model, batch_size: int = 512, mesh=None):
   """Jitted ``encode(variables, uint8 images) -> posterior means`` (NumPy).
 
   Chunks of ``batch_size`` images (rounded up to a multiple of the device
@@ -68,11 +96,18 @@ def to_pixels(model, out) -> jnp.ndarray:
 
 
 def encode_sample(model, variables, source, num: int, seed: int = 0,
-                  batch_size: int = 512):
+                  batch_size: int = 512, stage: str = "eval"):
   """(codes [num, D], factors [num, K]) for a seeded uniform sample of the source."""
   factors, batches = pairs.sample_dataset(source, num, seed, batch_size=4096)
   encode = make_encoder(model, batch_size)
-  codes = np.concatenate([encode(variables, imgs) for imgs in batches()])
+  start, done, out = time.perf_counter(), 0, []
+  for imgs in batches():
+    out.append(encode(variables, imgs))
+    done += len(imgs)
+    rate = done / max(time.perf_counter() - start, 1e-9)
+    say(stage, f"encoded {done}/{num} images ({rate:.0f} images/s, "
+               f"ETA {(num - done) / max(rate, 1e-9):.0f} s)")
+  codes = np.concatenate(out)
   if not np.all(np.isfinite(codes)):
     raise FloatingPointError("the encoder produced NaN or infinite codes; the "
                              "checkpoint is probably diverged.")
@@ -98,25 +133,40 @@ def save_png(array: np.ndarray, path: str, scale: int = 2) -> None:
   img.save(path)
 
 
+def _traversal_fn(model, steps: int, radius: float):
+  def fn(variables, image):
+    x = image[None].astype(jnp.float32) / 255.0
+    mean, _, _ = model.encode(variables, x, train=False)
+    d = mean.shape[-1]
+    values = jnp.linspace(-radius, radius, steps)
+    z = jnp.repeat(mean, d * steps, axis=0).reshape(d, steps, d)
+    z = z.at[jnp.arange(d)[:, None], jnp.arange(steps)[None, :],
+             jnp.arange(d)[:, None]].set(jnp.broadcast_to(values, (d, steps)))
+    return to_pixels(model, model.decode(variables, z.reshape(d * steps, d)))
+  return jax.jit(fn)
+
+
 def traversals(model, variables, image: np.ndarray, steps: int = 9,
                radius: float = 2.0) -> np.ndarray:
   """Decoded traversals: row d varies latent d over [-radius, radius] around the code."""
-  x = jnp.asarray(image[None], jnp.float32) / 255.0
-  mean, _, _ = model.encode(variables, x, train=False)
-  d = mean.shape[-1]
-  values = jnp.linspace(-radius, radius, steps)
-  z = jnp.repeat(mean, d * steps, axis=0).reshape(d, steps, d)
-  z = z.at[jnp.arange(d)[:, None], jnp.arange(steps)[None, :], jnp.arange(d)[:, None]].set(
-      jnp.broadcast_to(values, (d, steps)))
-  out = to_pixels(model, model.decode(variables, z.reshape(d * steps, d)))
-  return _grid(np.asarray(out), d, steps)
+  fn = _cached("traversals", model, lambda: _traversal_fn(model, steps, radius),
+               steps, radius)
+  out = np.asarray(fn(variables, jnp.asarray(image)))
+  return _grid(out, model.num_latents, steps)
+
+
+def _reconstruction_fn(model):
+  def fn(variables, images):
+    x = images.astype(jnp.float32) / 255.0
+    mean, _, _ = model.encode(variables, x, train=False)
+    return x, to_pixels(model, model.decode(variables, mean))
+  return jax.jit(fn)
 
 
 def reconstructions(model, variables, images: np.ndarray) -> np.ndarray:
-  x = jnp.asarray(images, jnp.float32) / 255.0
-  mean, _, _ = model.encode(variables, x, train=False)
-  rec = np.asarray(to_pixels(model, model.decode(variables, mean)))
-  return _grid(np.concatenate([np.asarray(x), rec]), 2, len(images))
+  x, rec = _cached("reconstructions", model, lambda: _reconstruction_fn(model))(
+      variables, jnp.asarray(images))
+  return _grid(np.concatenate([np.asarray(x), np.asarray(rec)]), 2, len(images))
 
 
 def _headline(results: dict) -> list[tuple[str, float]]:
@@ -149,8 +199,15 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
   from dtransfer import metrics  # pylint: disable=g-import-not-at-top
   from dtransfer.metrics import plots  # pylint: disable=g-import-not-at-top
   os.makedirs(outdir, exist_ok=True)
-  results = metrics.evaluate(codes, factors, metrics=list(config.eval.metrics),
-                             seed=config.eval.seed, **dict(config.eval.metric_kwargs))
+  stage = title or "eval"
+  names = list(config.eval.metrics)
+  start = time.perf_counter()
+  say(stage, f"computing {len(names)} metrics on {len(codes)} codes: {', '.join(names)}")
+  results = metrics.evaluate(codes, factors, metrics=names, seed=config.eval.seed,
+                             progress=lambda name, i, n, sec: say(
+                                 stage, f"metric {i}/{n} {name} done in {sec:.1f} s"),
+                             **dict(config.eval.metric_kwargs))
+  say(stage, f"metrics done in {time.perf_counter() - start:.1f} s")
   results = _jsonable(results)
   if jax.process_index() != 0:  # every process computes, process 0 writes
     return results
@@ -170,8 +227,10 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
 def evaluate_model(model, variables, source, config, outdir: str, title: str = "") -> dict:
   """Encodes ``config.eval.num_samples`` images of ``source`` and evaluates them."""
   os.makedirs(outdir, exist_ok=True)
+  started = time.perf_counter()
   codes, factors = encode_sample(model, variables, source, config.eval.num_samples,
-                                 seed=config.eval.seed, batch_size=config.eval.batch_size)
+                                 seed=config.eval.seed, batch_size=config.eval.batch_size,
+                                 stage=title or "eval")
   results = evaluate_codes(codes, factors, config, outdir, source.space.names, title)
   if jax.process_index() != 0:
     return results
@@ -182,6 +241,8 @@ def evaluate_model(model, variables, source, config, outdir: str, title: str = "
   save_png(traversals(model, variables, examples[3], steps=config.eval.traversal_steps),
            os.path.join(outdir, "traversals.png"))
   save_png(reconstructions(model, variables, examples), os.path.join(outdir, "reconstructions.png"))
+  say(title or "eval", f"evaluation written to {outdir} "
+                       f"({time.perf_counter() - started:.1f} s)")
   return results
 
 

@@ -6,8 +6,13 @@
   <workdir>/after/eval/  its evaluation
   <workdir>/transfer.md  the before/after table
 Fine-tuning is unsupervised (beta-VAE ELBO on target images; target labels are
-used only to evaluate) and starts from everything the source saved: encoder,
-decoder and, unless ``transfer.reset_optimizer``, the Adam state.
+used only to evaluate) and starts from the source's parameters and model state
+(encoder, decoder, BatchNorm statistics). Its optimiser is always built from the
+target's config (clipping, weight decay, learning rate); what it carries over
+from the source's optimiser is its state, the Adam moments and step count
+(``carry_optimizer_state``), unless ``transfer.reset_optimizer`` starts them
+afresh. Clipping and weight decay hold no state, so source and target chains
+may differ in them freely.
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ from __future__ import annotations
 import json
 import os
 
+import logging
+
+import jax
 import jax.numpy as jnp
 import ml_collections
+import optax
 
 from dtransfer import evaluate
 from dtransfer import report
@@ -25,6 +34,64 @@ from dtransfer import train as train_lib
 
 # Model fields that define the network (taken from the source); beta is not one.
 ARCHITECTURE_KEYS = ("name", "num_latents", "kwargs")
+# Optimiser fields the authors' fine-tuning took from the source: it restored
+# the source's torch Adam, param groups (lr, weight decay) included. Gradient
+# clipping was code of the target's method, so it stays the target's.
+REFERENCE_OPTIM_KEYS = ("learning_rate", "b1", "b2", "eps", "weight_decay")
+
+
+def _stateful_parts(opt_state) -> list:
+  """The optimiser state's stateful transforms (e.g. ScaleByAdamState), in chain
+  order; EmptyState and the chain/tuple containers are skipped."""
+  out = []
+
+  def visit(node):
+    if isinstance(node, optax.EmptyState):
+      return
+    if isinstance(node, tuple) and hasattr(node, "_fields"):
+      out.append(node)
+    elif isinstance(node, (tuple, list)):
+      for child in node:
+        visit(child)
+    else:
+      raise TypeError(f"unexpected optimiser state node {type(node).__name__}")
+
+  visit(opt_state)
+  return out
+
+
+def carry_optimizer_state(source_opt_state, optimizer: optax.GradientTransformation,
+                          params):
+  """``optimizer``'s state for ``params`` with the source's moments put in.
+
+  The target's chain (say Adam alone) may differ from the source's (clip, L2,
+  Adam) in stateless parts; the stateful parts (Adam's count, mu and nu) must
+  match one to one in type and order, and are copied over.
+  """
+  fresh = optimizer.init(params)
+  src, dst = _stateful_parts(source_opt_state), _stateful_parts(fresh)
+  if [type(x).__name__ for x in src] != [type(x).__name__ for x in dst]:
+    raise ValueError(
+        "cannot carry the source's optimiser state into fine-tuning: the source "
+        f"holds {[type(x).__name__ for x in src]}, the target's optimiser needs "
+        f"{[type(x).__name__ for x in dst]}. Set --config.transfer.reset_optimizer=True "
+        "to start the target's optimiser afresh.")
+  for a, b in zip(src, dst):
+    shapes = lambda t: jax.tree.map(lambda v: jnp.shape(v), t)
+    if jax.tree.structure(a) != jax.tree.structure(b) or shapes(a) != shapes(b):
+      raise ValueError(
+          f"the source's {type(a).__name__} does not fit the target's parameters; "
+          "set --config.transfer.reset_optimizer=True to start afresh.")
+  replaced = iter(src)
+
+  def swap(node):
+    if isinstance(node, optax.EmptyState):
+      return node
+    if isinstance(node, tuple) and hasattr(node, "_fields"):
+      return next(replaced)
+    return type(node)(swap(child) for child in node)
+
+  return swap(fresh)
 
 
 def fine_tune_config(config: ml_collections.ConfigDict,
@@ -32,8 +99,10 @@ def fine_tune_config(config: ml_collections.ConfigDict,
   """The config the fine-tuning actually runs with.
 
   The architecture always comes from the source. With
-  ``transfer.reference_overrides`` the authors' quirk is reproduced: every
-  fine-tuning used beta=1 and seed 0, whatever the source's were.
+  ``transfer.reference_overrides`` the authors' behaviour is reproduced: every
+  fine-tuning used beta=1 and seed 0, whatever the source's were, and the
+  source's optimiser settings (learning rate, Adam betas, weight decay: their
+  fine-tuning restored the source's torch optimiser, param groups included).
   """
   config = ml_collections.ConfigDict(config.to_dict())
   for key in ARCHITECTURE_KEYS:
@@ -42,7 +111,36 @@ def fine_tune_config(config: ml_collections.ConfigDict,
   if config.transfer.get("reference_overrides", False):
     config.model.beta = 1.0
     config.seed = 0
+    for key in REFERENCE_OPTIM_KEYS:
+      config.optim[key] = source_config.optim[key]
+    logging.info("transfer.reference_overrides: fine-tuning with beta=1, seed 0 and the "
+                 "source's optimiser settings %s (as the authors' code did).",
+                 {k: config.optim[k] for k in REFERENCE_OPTIM_KEYS})
   return config
+
+
+def initial_state(config: ml_collections.ConfigDict, source_state: dict) -> dict:
+  """The state fine-tuning starts from: the source's parameters and model state,
+  step 0, and the target's optimiser with the source's moments (or fresh ones
+  with ``transfer.reset_optimizer``)."""
+  optimizer = train_lib.make_optimizer(config.optim)
+  if config.transfer.get("reset_optimizer", False):
+    opt_state = optimizer.init(source_state["params"])
+  else:
+    opt_state = carry_optimizer_state(source_state["opt_state"], optimizer,
+                                      source_state["params"])
+  return {"step": jnp.zeros((), jnp.int32), "params": source_state["params"],
+          "model_state": source_state["model_state"], "opt_state": opt_state}
+
+
+def _optimizer_line(config) -> str:
+  o = config.optim
+  carried = ("fresh Adam state" if config.transfer.get("reset_optimizer", False)
+             else "Adam moments carried from the source")
+  return (f"Adam lr {o.learning_rate:g}, weight decay {o.weight_decay:g}, "
+          f"gradient clipping {o.grad_clip_norm if o.grad_clip_norm else 'off'}; {carried}"
+          + ("; the authors' overrides (beta=1, seed 0, the source's optimiser settings)"
+             if config.transfer.get("reference_overrides", False) else ""))
 
 
 def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -66,10 +164,7 @@ def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> di
   before = evaluate.evaluate_model(model, train_lib.variables_of(state), target, config,
                                    os.path.join(workdir, "before"),
                                    title=f"before fine-tuning on {config.data.name}")
-  init = dict(state)
-  init["step"] = jnp.zeros((), jnp.int32)
-  if config.transfer.get("reset_optimizer", False):
-    init["opt_state"] = train_lib.make_optimizer(config.optim).init(state["params"])
+  init = initial_state(config, state)
   after_dir = os.path.join(workdir, "after")
   model, tuned = train_lib.train(config, after_dir, source=target, init_from=init,
                                  objective="beta_vae")
@@ -81,7 +176,8 @@ def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> di
   with open(os.path.join(workdir, "transfer.md"), "w") as f:
     f.write(f"# Transfer {source_config.data.name} -> {config.data.name}\n\n"
             f"Source: `{source_dir}`; fine-tuned {config.train.num_steps} steps "
-            f"(beta={config.model.beta}, seed={config.seed}).\n\n{table}\n")
+            f"(beta={config.model.beta}, seed={config.seed}; {_optimizer_line(config)}).\n\n"
+            f"{table}\n")
   with open(os.path.join(workdir, "transfer.json"), "w") as f:
     json.dump({"source_workdir": source_dir, "before": before, "after": after}, f)
   return {"before": before, "after": after}

@@ -1,6 +1,8 @@
-"""Tests for Cars3D: .mat reader (sorted ids, view axes), builder."""
+"""Tests for Cars3D: .mat reader (list.txt ids, view axes), builder."""
 
 import os
+import runpy
+import shutil
 import tarfile
 import tempfile
 from unittest import mock
@@ -17,18 +19,51 @@ _DUMMY = os.path.join(os.path.dirname(original.__file__), "dtransfer_cars3d",
 
 class ReaderTest(absltest.TestCase):
 
-  def test_factor_order_and_sorted_ids(self):
+  def test_factor_order_and_list_txt_ids(self):
+    # The dummy archive's list.txt is deliberately not sorted.
     src = datasets.get_dataset("cars3d", source="original", data_dir=_DUMMY)
     self.assertEqual(src.space.names, ("elevation", "azimuth", "object"))
     self.assertEqual(src.space.sizes, (4, 24, 3))
-    self.assertEqual(src.files, ["car_001_mesh.mat", "car_042_mesh.mat",
-                                 "car_113_mesh.mat"])
+    self.assertEqual(src.object_order, "list.txt")
+    self.assertEqual(src.files, ["car_113_mesh.mat", "car_001_mesh.mat",
+                                 "car_042_mesh.mat"])
     f = np.array([[0, 0, 0], [3, 5, 2], [1, 23, 1]])
     imgs = src.images(src.space.index(f))
     self.assertEqual(imgs.shape, (3, 64, 64, 3))
     for img, (e, a, o) in zip(imgs, f):
       np.testing.assert_array_equal(img[32, 32],
-                                    [(1, 42, 113)[o], 10 * a, 60 * e])
+                                    [(113, 1, 42)[o], 10 * a, 60 * e])
+
+  def test_without_list_txt_ids_follow_sorted_names(self):
+    with tempfile.TemporaryDirectory() as tmp:
+      shutil.copytree(os.path.join(_DUMMY, "data"), os.path.join(tmp, "data"))
+      os.remove(os.path.join(tmp, "data", "cars", original.LIST))
+      src = datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+      self.assertEqual(src.object_order, "sorted")
+      self.assertEqual(src.files, ["car_001_mesh.mat", "car_042_mesh.mat",
+                                   "car_113_mesh.mat"])
+
+  def test_list_txt_problems(self):
+    write = runpy.run_path(os.path.join(_DUMMY, "make_dummy_data.py"))[
+        "write_cars"]
+    with tempfile.TemporaryDirectory() as tmp:
+      folder = os.path.join(tmp, "data", "cars")
+      write(folder)
+      listing = os.path.join(folder, original.LIST)
+      with open(listing, "w") as f:  # ".mat" and blank lines are tolerated
+        f.write("car_042_mesh.mat\n\ncar_113_mesh\n")
+      with self.assertLogs(level="WARNING") as logs:
+        src = datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+      self.assertIn("car_001_mesh.mat", "".join(logs.output))
+      self.assertEqual(src.files, ["car_042_mesh.mat", "car_113_mesh.mat"])
+      with open(listing, "a") as f:
+        f.write("car_999_mesh\n")
+      with self.assertRaisesRegex(FileNotFoundError, "car_999_mesh.mat"):
+        datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+      with open(listing, "w") as f:
+        f.write("car_042_mesh\ncar_042_mesh\n")
+      with self.assertRaisesRegex(ValueError, "more than once"):
+        datasets.get_dataset("cars3d", source="original", data_dir=tmp)
 
   def test_missing(self):
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,6 +91,10 @@ class BuilderTest(absltest.TestCase):
     self.assertEqual([r["label_elevation"], r["label_azimuth"],
                       r["label_object"]], ref.space.factors(100).tolist())
     np.testing.assert_array_equal(r["image"], ref.images([100])[0])
+    meta = bu.builder(b.Builder, None, os.path.join(tmp, "out")).info.metadata
+    self.assertEqual(meta["objects"], ["car_113_mesh", "car_001_mesh",
+                                       "car_042_mesh"])
+    self.assertEqual(meta["object_order"], "list.txt")
     with self.assertRaisesRegex(ValueError, "holds 288 records"):
       datasets.get_dataset("cars3d", source="tfds",
                            data_dir=os.path.join(tmp, "out"))

@@ -40,9 +40,19 @@ class RendererTest(absltest.TestCase):
     self.assertEqual(renderer.SPACE.sizes, (3, 6, 40, 32, 32))
     self.assertEqual(renderer.SPACE.num_records, 737_280)
     np.testing.assert_allclose(renderer.SCALE_VALUES, np.linspace(0.5, 1, 6))
-    self.assertLess(renderer.ORIENTATION_VALUES[-1], 2 * np.pi)
+    # The original's latents_values: linspace(0, 2 pi, 40), endpoint included.
+    np.testing.assert_array_equal(renderer.ORIENTATION_VALUES,
+                                  np.linspace(0, 2 * np.pi, 40))
+    self.assertEqual(renderer.ORIENTATION_VALUES[-1], 2 * np.pi)
     np.testing.assert_allclose(np.diff(renderer.ORIENTATION_VALUES),
-                               2 * np.pi / 40)
+                               2 * np.pi / 39)
+
+  def test_first_and_last_orientation_are_the_same_image(self):
+    # As in DeepMind's file: 0 and 2 pi are one angle, so classes 0 and 39 coincide.
+    f = np.array([[s, 3, o, 10, 20] for s in range(3) for o in (0, 39)])
+    img = renderer.render(f)
+    for s in range(3):
+      np.testing.assert_array_equal(img[2 * s], img[2 * s + 1])
 
   def test_record_i_has_factors_unravel_i(self):
     src = variants.dsprites()
@@ -95,7 +105,7 @@ class RendererTest(absltest.TestCase):
 
   def test_orientation_rotates(self):
     for shape in (1, 2):   # the square's second moments are isotropic
-      a, b = _one(shape, 5, 0), _one(shape, 5, 10)     # 0 and 90 degrees
+      a, b = _one(shape, 5, 0), _one(shape, 5, 10)     # 0 and 92.3 degrees
       self.assertAlmostEqual(a.sum() / b.sum(), 1.0, delta=0.05)
       ca, cb = _cov(a), _cov(b)
       np.testing.assert_allclose(np.diag(ca), np.diag(cb)[::-1], rtol=0.1)
@@ -105,9 +115,10 @@ class RendererTest(absltest.TestCase):
     self.assertAlmostEqual(sq.sum() / diamond.sum(), 1.0, delta=0.05)
     self.assertGreater(np.ptp(np.nonzero(diamond)[1]),
                        np.ptp(np.nonzero(sq)[1]) + 4)
-    # Orientations are distinct images (for the heart, no symmetry).
+    # Orientations are distinct images (for the heart, no symmetry), except
+    # 0 and 39, which are both 0 = 2 pi as in the original.
     hearts = renderer.render([[2, 5, o, 16, 16] for o in range(40)])
-    self.assertLen(np.unique(hearts.reshape(40, -1), axis=0), 40)
+    self.assertLen(np.unique(hearts.reshape(40, -1), axis=0), 39)
 
   def test_shape_changes_silhouette(self):
     imgs = [_one(s, 5, 0) for s in range(3)]

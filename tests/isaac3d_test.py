@@ -48,8 +48,11 @@ class ReaderTest(absltest.TestCase):
       for new in range(len(perm)):
         os.rename(os.path.join(folder, "images", f"tmp{new:06d}.png"),
                   os.path.join(folder, "images", f"{new:06d}.png"))
+      # The documented image index no longer holds: refused by default.
+      with self.assertRaisesRegex(ValueError, "not in image order"):
+        datasets.get_dataset("isaac3d", source="original", data_dir=tmp)
       src = datasets.get_dataset("isaac3d", source="original", data_dir=tmp,
-                                 resolution=128)
+                                 resolution=128, check_index=False)
       np.testing.assert_array_equal(src.grid.factors, factors)
       np.testing.assert_array_equal(
           src.images([5])[0], _png(folder, int(np.nonzero(perm == 5)[0][0])))
@@ -58,7 +61,36 @@ class ReaderTest(absltest.TestCase):
         src.images(np.arange(12))
       np.save(os.path.join(folder, "labels.npy"), labels[:-1])
       with self.assertRaisesRegex(ValueError, "exactly once"):
+        datasets.get_dataset("isaac3d", source="original", data_dir=tmp,
+                             check_index=False)
+
+  def test_swapped_equal_size_columns_are_refused(self):
+    # object_scale and lighting_intensity both have 4 values: a swap keeps
+    # every column's size, only the documented image index reveals it.
+    with tempfile.TemporaryDirectory() as tmp:
+      folder = os.path.join(tmp, "Isaac3D_down128")
+      write = runpy.run_path(_WRITE)["write_release"]
+      write(folder, grid=(1, 1, 1, 1, 2, 2, 1, 1, 1))
+      ok = datasets.get_dataset("isaac3d", source="original", data_dir=tmp)
+      self.assertEqual(ok.space.sizes, (1, 1, 1, 1, 2, 2, 1, 1, 1))
+      path = os.path.join(folder, "labels.npy")
+      labels = np.load(path)
+      np.save(path, labels[:, [0, 1, 2, 3, 5, 4, 6, 7, 8]])
+      with self.assertRaisesRegex(
+          ValueError, r"column 4 \(read as object_scale\) follows the index "
+          r"digit of lighting_intensity.*dataset_demo.py"):
         datasets.get_dataset("isaac3d", source="original", data_dir=tmp)
+      # Trusting the labels would silently exchange the two factors.
+      src = datasets.get_dataset("isaac3d", source="original", data_dir=tmp,
+                                 check_index=False)
+      self.assertEqual(src.grid.order.tolist(), [0, 2, 1, 3])
+
+  def test_documented_index(self):
+    # NVIDIA's index: the bases of FACTOR_SIZES in C order (dataset_demo.py).
+    bases = np.prod(original.FACTOR_SIZES) // np.cumprod(original.FACTOR_SIZES)
+    self.assertEqual(bases.tolist(),
+                     [245760, 30720, 6144, 1536, 384, 96, 16, 4, 1])
+    self.assertEqual(int(np.prod(original.FACTOR_SIZES)), original.NUM_RECORDS)
 
   def test_missing(self):
     with tempfile.TemporaryDirectory() as tmp:

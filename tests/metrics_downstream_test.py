@@ -64,3 +64,17 @@ def test_pruned_computes_omes_association(sample):
   assert r["association"] == [0, 1, 2]
   assert r["own_mean_test_accuracy"] == 1.0
   assert "union_mean_test_accuracy" not in r
+
+
+def test_threaded_factor_fits_equal_the_serial_loop(monkeypatch):
+  from dtransfer.metrics import downstream as ds  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(3)
+  labels = rng.integers(0, 4, size=(300, 3))
+  codes = labels + rng.normal(scale=0.8, size=labels.shape)
+  threaded = ds.downstream(codes, labels, predictor="gbt", n_estimators=5, seed=1)
+  threaded_pruned = ds.downstream_pruned(codes, labels, predictor="gbt", n_estimators=5,
+                                         seed=1)
+  monkeypatch.setattr(ds.os, "cpu_count", lambda: 1)
+  assert ds.downstream(codes, labels, predictor="gbt", n_estimators=5, seed=1) == threaded
+  assert ds.downstream_pruned(codes, labels, predictor="gbt", n_estimators=5,
+                              seed=1) == threaded_pruned

@@ -86,6 +86,17 @@ def test_evaluate_routes_keyword_arguments(sample):
     metrics.evaluate(codes, labels, ["nope"])
 
 
+def test_downstream_group_kwargs_reach_the_classifiers_that_take_them(sample):
+  # n_estimators is GBT's; the MLP beside it must not receive it (it used to crash).
+  codes, labels = sample
+  r = metrics.evaluate(codes, labels, ["gbt", "mlp"], downstream_n_estimators=3,
+                       downstream_num_train=60, downstream_num_test=30,
+                       mlp={"max_iter": 20})
+  assert r["gbt"]["num_train"] == r["mlp"]["num_train"] == 60
+  with pytest.raises(ValueError, match="n_estimaters.*spelling"):
+    metrics.evaluate(codes, labels, ["gbt"], downstream_n_estimaters=3)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_invalid_inputs_raise_clear_errors(name, sample):
   codes, labels = sample

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import tempfile
 
 from absl.testing import absltest
@@ -80,6 +81,55 @@ class ReaderTest(absltest.TestCase):
     self.assertEqual(b["x1"].shape, (16, 64, 64, 3))
     np.testing.assert_array_equal((b["f1"] != b["f2"]).sum(1), 1)
     self.assertTrue(src.sparse.contains(src.space.index(b["f2"])).all())
+
+  def test_files_outside_the_grid_are_skipped_and_reported(self):
+    with tempfile.TemporaryDirectory() as tmp:
+      root = os.path.join(tmp, "rgbd-dataset")
+      shutil.copytree(_ROOT, root)
+      folder = os.path.join(root, "apple", "apple_1")
+      # A longer sequence (frame 264 > the authors' 263) and a video 5.
+      for stem in ("apple_1_1_264", "apple_1_5_1"):
+        for kind in ("crop", "maskcrop", "depthcrop"):
+          shutil.copy(os.path.join(folder, f"apple_1_1_1_{kind}.png"),
+                      os.path.join(folder, f"{stem}_{kind}.png"))
+      with self.assertLogs(level="WARNING") as logs:
+        src = datasets.get_dataset("rgbd_objects", source="original",
+                                   data_dir=tmp)
+      log = "".join(logs.output)
+      self.assertIn("skipped 2 file(s)", log)
+      self.assertIn("apple_1_1_264_crop.png (frame 264 not in 1..263)", log)
+      self.assertEqual(
+          [(os.path.basename(p), r) for p, r in src.skipped],
+          [("apple_1_1_264_crop.png", "frame 264 not in 1..263"),
+           ("apple_1_5_1_crop.png", "video 5 not in 1..4")])
+      self.assertEqual(src.space.sizes, (3, 3, 4))  # as without them
+      self.assertLen(src.available, 22)
+      # Unbounded: every video and frame present spans the grid.
+      full = datasets.get_dataset("rgbd_objects", source="original",
+                                  data_dir=tmp, max_video=None, max_frame=None)
+      self.assertEqual(full.skipped, [])
+      self.assertEqual(full.scan.videos, (1, 2, 4, 5))
+      self.assertEqual(full.space.sizes, (3, 4, 264))
+      self.assertLen(full.available, 24)
+      np.testing.assert_array_equal(
+          full.images(full.space.index([[0, 0, 263]])),
+          full.images(full.space.index([[0, 0, 0]])))
+      # Builder: skipped files are recorded in the metadata.
+      # pylint: disable=g-import-not-at-top
+      from dtransfer.datasets import _builder_utils as bu
+      from dtransfer.datasets.rgbd_objects.dtransfer_rgbd_objects import dtransfer_rgbd_objects_dataset_builder as b
+      out = os.path.join(tmp, "out")
+      bu.prepare(b.Builder, "depth", out, manual_dir=tmp)
+      meta = bu.builder(b.Builder, "depth", out).info.metadata
+      self.assertEqual(meta["skipped"], 2)
+      self.assertEqual(meta["skipped_examples"][1],
+                       "apple/apple_1/apple_1_5_1_depthcrop.png (video 5 not "
+                       "in 1..4)")
+      ref = datasets.get_dataset("rgbd_objects_depth", source="original",
+                                 data_dir=tmp)
+      np.testing.assert_array_equal(
+          datasets.get_dataset("rgbd_objects_depth", source="tfds",
+                               data_dir=out).available, ref.available)
 
   def test_errors(self):
     with tempfile.TemporaryDirectory() as tmp:

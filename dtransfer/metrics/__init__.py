@@ -19,6 +19,7 @@ modularity, beta_vae, factor_vae, irs, unsupervised, downstream, plots.
 from __future__ import annotations
 
 import importlib
+import time
 from typing import Callable, Sequence
 
 
@@ -98,15 +99,25 @@ def _route_kwargs(names: Sequence[str], kw: dict) -> dict[str, dict]:
     param = key[len(prefix) + 1:]
     target = group if prefix == "downstream" else specific
     target.setdefault(prefix, {})[param] = value
-  for n in _DOWNSTREAM:
-    routed[n].update(group.get("downstream", {}))
+  if group.get("downstream"):
+    from dtransfer.metrics import downstream  # pylint: disable=g-import-not-at-top
+    unknown = [p for p in group["downstream"]
+               if not any(downstream.predictor_accepts(x, p) for x in downstream.PREDICTORS)]
+    if unknown:
+      raise ValueError(f"evaluate: downstream keyword(s) {unknown} fit none of the "
+                       f"downstream classifiers {downstream.PREDICTORS} nor the split "
+                       f"({sorted(downstream.SPLIT_KWARGS)}); check the spelling.")
+    for n in set(_DOWNSTREAM) & set(names):
+      predictor = n.split("_")[0]
+      routed[n].update({p: v for p, v in group["downstream"].items()
+                        if downstream.predictor_accepts(predictor, p)})
   for n, params in specific.items():
     routed[n].update(params)
   return {n: routed[n] for n in set(names) | {"omes"}}
 
 
 def evaluate(codes, labels, metrics: Sequence[str] = DEFAULT_METRICS,
-             seed: int = 0, **kw) -> dict:
+             seed: int = 0, progress=None, **kw) -> dict:
   """Runs several metrics on one sample; {name: result dict}.
 
   Pruned downstream metrics get the OMES association: from the "omes" result
@@ -118,6 +129,7 @@ def evaluate(codes, labels, metrics: Sequence[str] = DEFAULT_METRICS,
     labels: integer factor labels [N, K].
     metrics: names from METRICS.
     seed: passed to every metric.
+    progress: optional ``(name, i, n, seconds)`` callback after each metric.
     **kw: per-metric keyword arguments, as `name={...}`, `downstream={...}`
       (all downstream metrics) or flat `<name>_<param>=value`.
 
@@ -145,7 +157,10 @@ def evaluate(codes, labels, metrics: Sequence[str] = DEFAULT_METRICS,
             codes, labels, seed=seed, **kwargs["omes"])
         association = omes_result["association"]
       args["association"] = association
+    started = time.perf_counter()
     results[name] = METRICS[name](codes, labels, seed=seed, **args)
+    if progress is not None:
+      progress(name, len(results), len(ordered), time.perf_counter() - started)
   return {name: results[name] for name in metrics}
 
 

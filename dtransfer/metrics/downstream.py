@@ -18,6 +18,8 @@ A factor with no selected dim is predicted by the majority training class
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import warnings as _warnings
 from typing import Sequence
 
@@ -57,19 +59,52 @@ def make_predictor(name: str, seed: int = 0, **kwargs):
                    f"{PREDICTORS}.")
 
 
+# Keywords of downstream()/downstream_pruned() themselves, not the classifier's.
+SPLIT_KWARGS = frozenset({"num_train", "num_test", "shuffle", "dims", "selection",
+                          "omes_kwargs"})
+
+
+def predictor_accepts(name: str, param: str) -> bool:
+  """Whether ``param`` is a keyword of the downstream metric with classifier ``name``.
+
+  Why: ``downstream={...}`` settings go to every downstream metric, and each
+  takes the ones it understands (``n_estimators`` reaches GBT, not the MLP).
+  """
+  return param in SPLIT_KWARGS or param in make_predictor(name).get_params()
+
+
 def _fit_one(name, seed, kwargs, x_tr, y_tr, x_te, y_te):
   """(train accuracy, test accuracy) of one factor's classifier."""
   if x_tr.shape[1] == 0:
     values, counts = np.unique(y_tr, return_counts=True)
     majority = values[np.argmax(counts)]
     return float(np.mean(y_tr == majority)), float(np.mean(y_te == majority))
-  from sklearn.exceptions import ConvergenceWarning  # pylint: disable=g-import-not-at-top
   model = make_predictor(name, seed, **kwargs)
-  with _warnings.catch_warnings():
-    _warnings.simplefilter("ignore", ConvergenceWarning)
-    model.fit(x_tr, y_tr)
+  model.fit(x_tr, y_tr)   # ConvergenceWarning silenced by _fit_factors
   return (float(np.mean(model.predict(x_tr) == y_tr)),
           float(np.mean(model.predict(x_te) == y_te)))
+
+
+def _fit_factors(name, seed, kwargs, factors, data, labels):
+  """[(train, test accuracy)] of one classifier per factor, fitted in threads.
+
+  Why threads: sklearn's tree builders release the GIL, so the per-factor fits
+  (independent, each seeded) use every core; results are those of a serial loop.
+  Factors with more classes (more trees per boosting stage) start first.
+  """
+  from sklearn.exceptions import ConvergenceWarning  # pylint: disable=g-import-not-at-top
+  factors = list(factors)
+  workers = min(len(factors), os.cpu_count() or 1)
+  # warnings filters are process-global: set once here, not in each thread.
+  with _warnings.catch_warnings():
+    _warnings.simplefilter("ignore", ConvergenceWarning)
+    if workers <= 1:
+      return [_fit_one(name, seed, kwargs, *data(k)) for k in factors]
+    order = sorted(factors, key=lambda k: -int(labels[:, k].max()))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+      done = dict(zip(order, pool.map(lambda k: _fit_one(name, seed, kwargs, *data(k)),
+                                      order)))
+  return [done[k] for k in factors]
 
 
 def _summary(acc_tr, acc_te, keep, k, prefix=""):
@@ -115,12 +150,10 @@ def downstream(codes, labels, *, predictor: str = "gbt", seed: int = 0,
   codes, labels, tr, te, keep, warnings = _prepare(
       codes, labels, seed, num_train, num_test, shuffle, metric)
   cols = np.arange(codes.shape[1]) if dims is None else np.asarray(dims, int)
-  acc_tr, acc_te = [], []
-  for k in keep:
-    a, b = _fit_one(predictor, seed, predictor_kwargs, codes[tr][:, cols],
-                    labels[tr, k], codes[te][:, cols], labels[te, k])
-    acc_tr.append(a)
-    acc_te.append(b)
+  fits = _fit_factors(predictor, seed, predictor_kwargs, keep,
+                      lambda k: (codes[tr][:, cols], labels[tr, k], codes[te][:, cols],
+                                 labels[te, k]), labels)
+  acc_tr, acc_te = [a for a, _ in fits], [b for _, b in fits]
   out = _summary(acc_tr, acc_te, keep, labels.shape[1])
   out.update(num_train=len(tr), num_test=len(te), warnings=warnings)
   return out
@@ -186,16 +219,16 @@ def downstream_pruned(codes, labels, *, association=None,
     warnings.append("no factor has an associated dim; every classifier "
                     "predicts the majority training class.")
   for s in selection:
-    acc_tr, acc_te = [], []
-    for k in keep:
+
+    def data(k, s=s):
       if s == "own":
         cols = [] if association[k] is None else [int(association[k])]
       else:
         cols = union
-      a, b = _fit_one(predictor, seed, predictor_kwargs, codes[tr][:, cols],
-                      labels[tr, k], codes[te][:, cols], labels[te, k])
-      acc_tr.append(a)
-      acc_te.append(b)
+      return codes[tr][:, cols], labels[tr, k], codes[te][:, cols], labels[te, k]
+
+    fits = _fit_factors(predictor, seed, predictor_kwargs, keep, data, labels)
+    acc_tr, acc_te = [a for a, _ in fits], [b for _, b in fits]
     out.update(_summary(acc_tr, acc_te, keep, num_factors, prefix=f"{s}_"))
   out.update(num_train=len(tr), num_test=len(te), warnings=warnings)
   return out

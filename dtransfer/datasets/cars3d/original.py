@@ -2,8 +2,10 @@
 
 Each .mat holds ``im`` [128, 128, 3, 24, 4] (azimuth 24, elevation 4 views of
 one car). Factors as in disentanglement_lib: elevation (4), azimuth (24),
-object (183), C order. Object ids follow the SORTED file names; dlib used the
-unsorted directory listing, so its ids depended on the filesystem. Views are
+object (183), C order. Object ids follow the archive's ``data/cars/list.txt``
+(the ordered car names, "car_***_mesh" without ".mat"), the order disent
+reads; without a list.txt they follow the sorted file names (dlib used the
+unsorted directory listing, so its ids depended on the filesystem). Views are
 shrunk 128 -> 64 with Pillow's thumbnail (LANCZOS; dlib's ANTIALIAS, which
 Pillow 10 removed).
 """
@@ -14,6 +16,7 @@ import functools
 import os
 import re
 
+from absl import logging
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
@@ -28,6 +31,7 @@ INSTRUCTIONS = (
     "directory or extract it there (tar xzf), so that <dir>/data/cars/"
     "car_001_mesh.mat exists.")
 _NAME = re.compile(r"^car_.*\.mat$")
+LIST = "list.txt"  # data/cars/list.txt: the ordered car names (object ids)
 
 
 def find_folder(data_dir) -> str:
@@ -65,9 +69,42 @@ def extract_cars(archive, dest) -> str:
   return dest
 
 
+def read_list(path) -> list[str]:
+  """The .mat file names listed in list.txt, in order (".mat" added)."""
+  with open(path) as f:
+    names = [ln.strip() for ln in f.read().splitlines() if ln.strip()]
+  names = [n if n.endswith(".mat") else n + ".mat" for n in names]
+  dup = sorted({n for n in names if names.count(n) > 1})
+  if dup:
+    raise ValueError(f"{path} lists {dup} more than once; extract it again "
+                     f"from {URL}.")
+  return names
+
+
 def mat_files(folder) -> list[str]:
-  """The .mat files in sorted order: position = object id."""
-  return sorted(n for n in os.listdir(folder) if _NAME.match(n))
+  """The .mat files in object-id order: list.txt's order if present, else
+  the sorted file names.
+
+  Raises:
+    FileNotFoundError: list.txt names a file that is missing.
+  """
+  present = sorted(n for n in os.listdir(folder) if _NAME.match(n))
+  path = os.path.join(folder, LIST)
+  if not os.path.exists(path):
+    logging.info("Cars3D: no %s in %s; object ids follow the sorted file "
+                 "names.", LIST, folder)
+    return present
+  names = read_list(path)
+  missing = [n for n in names if not os.path.exists(os.path.join(folder, n))]
+  if missing:
+    raise FileNotFoundError(
+        f"{path} lists {len(missing)} files that are missing in {folder} "
+        f"(e.g. {missing[:3]}): the extraction is incomplete. {INSTRUCTIONS}")
+  extra = sorted(set(present) - set(names))
+  if extra:
+    logging.warning("Cars3D: %d .mat files in %s are not in %s and are left "
+                    "out (e.g. %s).", len(extra), folder, LIST, extra[:3])
+  return names
 
 
 def load_car(path) -> np.ndarray:
@@ -95,6 +132,10 @@ def load_car(path) -> np.ndarray:
 class Cars3DSource:
   """Random-access ImageSource over the car_*_mesh.mat files.
 
+  Attributes:
+    files: the .mat file of each object id.
+    object_order: "list.txt" or "sorted" (where ``files``' order comes from).
+
   A car's 96 views are decoded together on first use and cached (all 183
   cars: about 216 MB).
   """
@@ -103,6 +144,8 @@ class Cars3DSource:
     self.folder = os.fspath(folder)
     self.name = "cars3d"
     self.files = mat_files(self.folder)
+    self.object_order = (
+        LIST if os.path.exists(os.path.join(self.folder, LIST)) else "sorted")
     if not self.files:
       raise FileNotFoundError(f"no car_*_mesh.mat in {self.folder}. "
                               f"{INSTRUCTIONS}")

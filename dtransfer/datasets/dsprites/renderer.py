@@ -8,7 +8,9 @@ DeepMind's renders; the factor semantics are the same:
 
 * shape: square, ellipse, heart (heart lobes up at orientation 0);
 * scale: linspace(0.5, 1, 6) times the sprite's base size;
-* orientation: 2*pi*k/40, k = 0..39 (counter-clockwise as displayed);
+* orientation: linspace(0, 2*pi, 40), as the original file's latents_values
+  (step 2*pi/39, so classes 0 and 39 are the same angle and the same image,
+  as in DeepMind's file); counter-clockwise as displayed;
 * posX: linspace(0, 1, 32) moves the sprite centre along the columns, one
   pixel per step, centre column 16..47 (the frame centre is the middle);
 * posY: likewise along the rows (row 16 at posY=0, top of the frame).
@@ -33,10 +35,12 @@ SHAPE_NAMES = ("square", "ellipse", "heart")
 IMAGE_SIZE = 64
 
 # Physical factor values, as in the original file's latents_values (shape is
-# stored there as 1, 2, 3). Orientation excludes the endpoint 2*pi.
+# stored there as 1, 2, 3). Orientation includes the endpoint 2*pi: the
+# original grid is np.linspace(0, 2*pi, 40) (dsprites-dataset README and the
+# npz's metadata['latents_possible_values']['orientation']).
 SHAPE_VALUES = np.array([1.0, 2.0, 3.0])
 SCALE_VALUES = np.linspace(0.5, 1.0, 6)
-ORIENTATION_VALUES = 2 * np.pi * np.arange(40) / 40
+ORIENTATION_VALUES = np.linspace(0.0, 2 * np.pi, 40)
 POS_VALUES = np.linspace(0.0, 1.0, 32)
 FACTOR_VALUES = (SHAPE_VALUES, SCALE_VALUES, ORIENTATION_VALUES, POS_VALUES,
                  POS_VALUES)

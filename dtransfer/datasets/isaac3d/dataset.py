@@ -9,7 +9,7 @@ SPACE = FactorSpace(original.FACTOR_NAMES, original.FACTOR_SIZES)
 
 
 def isaac3d(source: str = "original", data_dir=None, config=None,
-            resolution: int = 64):
+            resolution: int = 64, check_index: bool = True):
   """Isaac3D (9 factors, 737,280 images) as an ImageSource.
 
   Args:
@@ -18,9 +18,13 @@ def isaac3d(source: str = "original", data_dir=None, config=None,
     data_dir: see source.
     config: for "tfds", the builder config; default "res<resolution>".
     resolution: 64 (2x2 box mean of the originals) or 128.
+    check_index: for "original", require labels.npy to agree with the
+      documented image index (original.check_label_order); False trusts the
+      labels of a re-packed copy.
   """
   if source == "original":
-    return original.Isaac3DSource(original.find_folder(data_dir), resolution)
+    return original.Isaac3DSource(original.find_folder(data_dir), resolution,
+                                  check_index)
   if source == "tfds":
     # pylint: disable=g-import-not-at-top
     from dtransfer.data.sources import TFDSSource

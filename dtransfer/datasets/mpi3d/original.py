@@ -8,14 +8,25 @@ for toy and realistic) and the final files (colour 6, shape 6: 1,036,800
 images; dlib's sizes for real). The version is detected from the array
 length. The npy member is memory-mapped when the npz is stored uncompressed
 (np.savez), otherwise streamed in chunks.
+
+Where the files are (sources in dtransfer_mpi3d/README.md): the maintainers'
+README (rr-learning/disentanglement_dataset, commit a7a6729, 2025-04-17)
+links ``mpi3d_{toy,realistic,real}.npz`` on Hugging Face. Earlier links used
+other hosts and, for real in 2024, another file name (``real.npz``, whose
+content was reported corrupt and replaced); those names are still accepted,
+with a logged note. No sha256 is published for any variant; disent publishes
+the md5 of the 2019 ``Final_Dataset`` files, checked on request
+(``verify_md5``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import zipfile
 
+from absl import logging
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
@@ -26,8 +37,50 @@ _TAIL = (2, 3, 3, 40, 40)
 VERSIONS = {460_800: (4, 4) + _TAIL, 1_036_800: (6, 6) + _TAIL}
 IMAGE_SHAPE = (64, 64, 3)
 VARIANTS = ("toy", "realistic", "real")
-URLS = {v: ("https://storage.googleapis.com/mpi3d_disentanglement_dataset/"
-            f"data/mpi3d_{v}.npz") for v in VARIANTS}
+# The links in the maintainers' README since 2025-04-17 (commit a7a6729).
+URLS = {v: ("https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/"
+            f"mpi3d_{v}.npz") for v in VARIANTS}
+_GCS = "https://storage.googleapis.com/"
+# Earlier official links, newest first (README history of
+# rr-learning/disentanglement_dataset); kept so old downloads are recognised.
+OLD_URLS = {
+    "toy": (_GCS + "mpi3d_disentanglement_dataset/data/mpi3d_toy.npz",
+            _GCS + "disentanglement_dataset/Final_Dataset/mpi3d_toy.npz",
+            _GCS + "disentanglement_dataset/data_npz/"
+            "sim_toy_64x_ordered_without_heldout_factors.npz"),
+    "realistic": (_GCS + "mpi3d_disentanglement_dataset/data/"
+                  "mpi3d_realistic.npz",
+                  _GCS + "disentanglement_dataset/Final_Dataset/"
+                  "mpi3d_realistic.npz",
+                  _GCS + "disentanglement_dataset/data_npz/"
+                  "sim_realistic_64x_ordered_without_heldout_factors.npz"),
+    "real": (_GCS + "mpi3d_disentanglement_dataset/data/real.npz",
+             _GCS + "disentanglement_dataset/Final_Dataset/mpi3d_real.npz"),
+}
+# Old file names that differ from mpi3d_<variant>.npz -> why they are noted.
+OLD_NAMES = {
+    "toy": {"sim_toy_64x_ordered_without_heldout_factors.npz": (
+        "the NeurIPS-2019 challenge file (colour 4 x shape 4, 460,800 "
+        "images) that disentanglement_lib's dlib_download_data fetched; "
+        "its link is dead and the current release has 6 x 6")},
+    "realistic": {"sim_realistic_64x_ordered_without_heldout_factors.npz": (
+        "the NeurIPS-2019 challenge file (colour 4 x shape 4, 460,800 "
+        "images); its link is dead and the current release has 6 x 6")},
+    "real": {"real.npz": (
+        "the name of the 2024-05 link storage.googleapis.com/"
+        "mpi3d_disentanglement_dataset/data/real.npz, whose images were "
+        "reported corrupt (rr-learning/disentanglement_dataset#5) and which "
+        "the maintainers replaced on 2025-04-17 by mpi3d_real.npz on Hugging "
+        "Face. Unless you know your copy predates the corruption, download "
+        f"{URLS['real']} and use that")},
+}
+# md5 of the whole file, as published by disent (nmichlo/disent,
+# disent/dataset/data/_groundtruth__mpi3d.py, "full" hash mode = md5 of all
+# bytes) for the 2019 Final_Dataset files. Whether the Hugging Face files are
+# byte-identical is not published; no sha256 is published for any variant.
+FINAL_DATASET_MD5 = {"toy": "55889cb7c7dfc655d6e0277beee88868",
+                     "realistic": "59a6225b88b635365f70c91b3e52f70f",
+                     "real": "0f33f609918fb5c97996692f91129802"}
 
 
 def filename(variant: str) -> str:
@@ -35,9 +88,32 @@ def filename(variant: str) -> str:
 
 
 def instructions(variant: str) -> str:
-  return (f"Download {URLS[variant]} (see github.com/rr-learning/"
-          f"disentanglement_dataset for current links) and place it, named "
-          f"{filename(variant)}, in the manual directory (or data_dir).")
+  return (f"Download {URLS[variant]} (the link in the maintainers' README, "
+          "github.com/rr-learning/disentanglement_dataset) and place it, "
+          f"named {filename(variant)}, in the manual directory (or data_dir).")
+
+
+def candidates(variant: str) -> tuple[str, ...]:
+  """Relative paths accepted for a variant, current name first."""
+  name = filename(variant)
+  old = tuple(OLD_NAMES.get(variant, {}))
+  return ((name, f"mpi3d_{variant}/{name}")  # dlib's layout
+          + old + tuple(f"mpi3d_{variant}/{n}" for n in old))
+
+
+def old_name_note(path, variant: str) -> str | None:
+  """Why a file under an old name deserves a note (None for current names)."""
+  note = OLD_NAMES.get(variant, {}).get(os.path.basename(os.fspath(path)))
+  if note is None:
+    return None
+  return (f"MPI3D-{variant}: reading {os.fspath(path)}, an old file name: "
+          f"{note}. Current link: {URLS[variant]}.")
+
+
+def note_old_name(path, variant: str) -> None:
+  note = old_name_note(path, variant)
+  if note:
+    logging.warning(note)
 
 
 def find(data_dir, variant: str) -> str:
@@ -45,14 +121,43 @@ def find(data_dir, variant: str) -> str:
     raise ValueError(f"unknown MPI3D variant {variant!r}; use {VARIANTS}.")
   if data_dir is None:
     raise ValueError(f"MPI3D needs data_dir. {instructions(variant)}")
-  name = filename(variant)
-  cands = [os.path.join(data_dir, name),
-           os.path.join(data_dir, f"mpi3d_{variant}", name)]  # dlib layout
+  cands = [os.path.join(data_dir, c) for c in candidates(variant)]
   for c in cands:
     if os.path.exists(c):
+      note_old_name(c, variant)
       return c
-  raise FileNotFoundError(f"missing {name}: looked for {cands}. "
+  raise FileNotFoundError(f"missing {filename(variant)}: looked for {cands}. "
                           f"{instructions(variant)}")
+
+
+def md5(path, chunk: int = 1 << 22) -> str:
+  h = hashlib.md5()
+  with open(path, "rb") as f:
+    while block := f.read(chunk):
+      h.update(block)
+  return h.hexdigest()
+
+
+def verify_md5(path, variant: str) -> str:
+  """Checks the file against disent's md5 of the 2019 Final_Dataset file.
+
+  Optional (hashing reads the whole 3-12 GB file): no checksum is published
+  for the current Hugging Face files, so a mismatch may also mean a later
+  re-upload (real was re-published on 2025-04-17).
+
+  Raises:
+    ValueError: the md5 differs (names both digests and the source).
+  """
+  got, want = md5(path), FINAL_DATASET_MD5[variant]
+  if got != want:
+    raise ValueError(
+        f"{path}: md5 {got}, but disent (nmichlo/disent, disent/dataset/data/"
+        f"_groundtruth__mpi3d.py) lists {want} for the 2019 Final_Dataset "
+        f"mpi3d_{variant}.npz. The file is corrupt, truncated or another "
+        "release (the Hugging Face files have no published checksum; real "
+        "was re-published in 2025). Download it again from "
+        f"{URLS[variant]}, or build without verify_md5.")
+  return got
 
 
 def sizes_for(n: int, factor_sizes=None) -> tuple[int, ...]:

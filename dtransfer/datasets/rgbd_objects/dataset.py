@@ -23,9 +23,10 @@ def _tfds(variant: str, data_dir, config=None):
   return out
 
 
-def _make(variant: str, source: str, data_dir, config):
+def _make(variant: str, source: str, data_dir, config, max_video, max_frame):
   if source == "original":
-    return original.RGBDObjectsSource(original.find_root(data_dir), variant)
+    return original.RGBDObjectsSource(original.find_root(data_dir), variant,
+                                      max_video, max_frame)
   if source == "tfds":
     return _tfds(variant, data_dir, config)
   raise ValueError(
@@ -35,11 +36,22 @@ def _make(variant: str, source: str, data_dir, config):
       "offline real-image target use 'real_objects'.")
 
 
-def rgbd_objects(source: str = "original", data_dir=None, config=None):
-  """RGB-D Objects, masked RGB (category, azimuth, pose), incomplete grid."""
-  return _make("rgb", source, data_dir, config)
+def rgbd_objects(source: str = "original", data_dir=None, config=None,
+                 max_video=original.MAX_VIDEO, max_frame=original.MAX_POSES):
+  """RGB-D Objects, masked RGB (category, azimuth, pose), incomplete grid.
+
+  For source="original", files with a video above ``max_video`` or a frame
+  above ``max_frame`` (the authors' grid, 4 x 263) are skipped and reported
+  (``.skipped``); None keeps them.
+  """
+  return _make("rgb", source, data_dir, config, max_video, max_frame)
 
 
-def rgbd_objects_depth(source: str = "original", data_dir=None, config=None):
-  """RGB-D Objects depth (quantised, 3 equal channels), incomplete grid."""
-  return _make("depth", source, data_dir, config)
+def rgbd_objects_depth(source: str = "original", data_dir=None, config=None,
+                       max_video=original.MAX_VIDEO,
+                       max_frame=original.MAX_POSES):
+  """RGB-D Objects depth (quantised, 3 equal channels), incomplete grid.
+
+  ``max_video`` / ``max_frame``: as for rgbd_objects.
+  """
+  return _make("depth", source, data_dir, config, max_video, max_frame)

@@ -12,6 +12,15 @@ sequence filmed at camera elevation 30, 45 or 60 degrees, ids 1, 2, 4) and
 "pose" (the frame). Frames per video differ, so the factor grid is incomplete;
 ``available`` lists the grid cells that exist (see dtransfer.data.sources).
 
+The authors' loader gives azimuth and pose the factor sizes 4 and 263
+(azimuth = video - 1, pose = frame - 1); those are sizes of their grid, not
+limits the release documents. Here they bound the grid (video 1..MAX_VIDEO,
+frame 1..MAX_POSES): a file outside it is skipped, never fatal, and the scan
+reports what it skipped (``Scan.skipped``, a logged warning with the count
+and examples). ``max_video=None`` / ``max_frame=None`` take every video and
+frame present. Within the bounds the grid is spanned by what is present:
+videos are label-encoded, the pose size is the largest frame found.
+
 Deliberate differences from the authors' loader:
   * azimuth is the index of the video among those present (1, 2, 4 -> 0, 1, 2);
     theirs is video - 1, a size-4 factor whose value 2 never occurs.
@@ -30,6 +39,7 @@ from __future__ import annotations
 import os
 import re
 
+from absl import logging
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
@@ -37,8 +47,9 @@ from dtransfer.data.sources import SparseSource
 
 FACTOR_NAMES = ("category", "azimuth", "pose")
 NUM_CATEGORIES = 51
-VIDEOS = (1, 2, 4)
-MAX_POSES = 263
+VIDEOS = (1, 2, 4)  # the video ids the authors describe (elevations 30-60)
+MAX_VIDEO = 4  # the authors' azimuth size (video - 1 in 0..3)
+MAX_POSES = 263  # the authors' pose size (frame - 1 in 0..262)
 IMAGE_SIZE = 64
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
 DEPTH_MIN_MM = 500
@@ -86,13 +97,18 @@ class Scan:
     available: sorted grid indices present.
     files: [M, n] file paths of each available record (crop and maskcrop for
       "rgb", depthcrop for "depth").
+    skipped: (path, reason) of each file outside the grid bounds, sorted.
   """
 
-  def __init__(self, root, variant: str = "rgb"):
+  def __init__(self, root, variant: str = "rgb",
+               max_video: int | None = MAX_VIDEO,
+               max_frame: int | None = MAX_POSES):
     if variant not in VARIANTS:
       raise ValueError(f"unknown RGB-D variant {variant!r}; use {VARIANTS}.")
     self.root = os.fspath(root)
     self.variant = variant
+    self.max_video, self.max_frame = max_video, max_frame
+    self.skipped = []
     self.categories = sorted(d for d in os.listdir(self.root)
                              if os.path.isdir(os.path.join(self.root, d)))
     if not self.categories:
@@ -122,15 +138,26 @@ class Scan:
         if any(stem + s not in names for s in suffixes[1:]):
           continue  # e.g. a frame without a mask: not part of this variant
         video, frame = int(m.group(1)), int(m.group(2))
-        if video not in VIDEOS or not 1 <= frame <= MAX_POSES:
-          raise ValueError(
-              f"{os.path.join(idir, n)}: video {video} / frame {frame} outside "
-              f"the known ranges (videos {VIDEOS}, frames 1..{MAX_POSES}).")
+        reason = self._outside(video, frame)
+        if reason:
+          self.skipped.append((os.path.join(idir, n), reason))
+          continue
         found[(c, video, frame)] = [os.path.join(idir, stem + s)
                                     for s in suffixes]
+    self.skipped.sort()
+    if self.skipped:
+      logging.warning(
+          "RGB-D Objects (%s): skipped %d file(s) outside the grid (video "
+          "1..%s, frame 1..%s; pass max_video/max_frame=None to keep them), "
+          "e.g. %s", variant, len(self.skipped), max_video, max_frame,
+          "; ".join(f"{os.path.relpath(p, self.root)} ({r})"
+                    for p, r in self.skipped[:5]))
     if not found:
       raise ValueError(f"no <instance>_<video>_<frame>{suffixes[0]} files "
-                       f"under {self.root}. {INSTRUCTIONS}")
+                       f"under {self.root}"
+                       + (f" inside the grid ({len(self.skipped)} outside it "
+                          "were skipped)" if self.skipped else "")
+                       + f". {INSTRUCTIONS}")
     self.videos = tuple(sorted({k[1] for k in found}))
     max_frame = max(k[2] for k in found)
     self.space = FactorSpace(FACTOR_NAMES,
@@ -141,6 +168,14 @@ class Scan:
     self.available = index[order]
     paths = list(found.values())
     self.files = [paths[i] for i in order]
+
+  def _outside(self, video: int, frame: int) -> str | None:
+    """Why (video, frame) is outside the grid bounds, or None."""
+    if video < 1 or (self.max_video is not None and video > self.max_video):
+      return f"video {video} not in 1..{self.max_video}"
+    if frame < 1 or (self.max_frame is not None and frame > self.max_frame):
+      return f"frame {frame} not in 1..{self.max_frame}"
+    return None
 
 
 def square_pad(img: np.ndarray) -> np.ndarray:
@@ -208,13 +243,24 @@ def load_rows(scan: Scan, rows) -> np.ndarray:
 
 
 class RGBDObjectsSource(SparseSource):
-  """ImageSource over the extracted archive (reads and processes on demand)."""
+  """ImageSource over the extracted archive (reads and processes on demand).
 
-  def __init__(self, root, variant: str = "rgb"):
-    self.scan = Scan(root, variant)
+  ``max_video`` / ``max_frame`` bound the grid (see Scan); what lies outside
+  is in ``self.scan.skipped``.
+  """
+
+  def __init__(self, root, variant: str = "rgb",
+               max_video: int | None = MAX_VIDEO,
+               max_frame: int | None = MAX_POSES):
+    self.scan = Scan(root, variant, max_video, max_frame)
     self.name = "rgbd_objects" + ("_depth" if variant == "depth" else "")
     super().__init__(self._load, self.scan.space, self.scan.available,
                      IMAGE_SHAPE)
+
+  @property
+  def skipped(self) -> list[tuple[str, str]]:
+    """(path, reason) of the files outside the grid bounds (see Scan)."""
+    return self.scan.skipped
 
   def _load(self, rows, rng=None) -> np.ndarray:
     return load_rows(self.scan, rows)

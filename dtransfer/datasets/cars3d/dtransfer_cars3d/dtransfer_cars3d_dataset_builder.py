@@ -1,6 +1,8 @@
 """dtransfer_cars3d: Cars3D as array_record, records in factor order.
 
-Object ids follow the sorted .mat file names. Records run in (elevation,
+Object ids follow the archive's data/cars/list.txt (sorted .mat file names
+if it is missing); ``info.metadata["objects"]`` keeps the file of each id
+and ``["object_order"]`` where the order came from. Records run in (elevation,
 azimuth, object) order, object fastest, so every car is needed for every
 1024-record chunk: each car is decoded once and its 64x64 views cached
 (about 216 MB for all 183, the whole dataset at the served resolution).
@@ -21,8 +23,12 @@ from dtransfer.datasets.cars3d import original
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Cars3D (Reed et al. 2015): 183 cars x 24 azimuths x 4 elevations."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Sorted object ids; LANCZOS thumbnails to 64."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Sorted object ids; LANCZOS thumbnails to 64.",
+      "1.1.0": "Object ids follow the archive's list.txt (sorted names when "
+               "it is missing), as disent reads them.",
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = original.INSTRUCTIONS
 
   def _info(self):
@@ -32,6 +38,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict(feats),
         homepage="https://www.scottreed.info/",
+        metadata=tfds.core.MetadataDict(),
         disable_shuffling=True,
     )
 
@@ -50,7 +57,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       folder = original.find_folder(original.extract_cars(
           archive, os.path.join(os.fspath(dl_manager.download_dir),
                                 "cars3d_extracted")))
-    return {"train": self._generate_examples(original.Cars3DSource(folder))}
+    src = original.Cars3DSource(folder)
+    self.info.metadata["objects"] = [f[:-len(".mat")] for f in src.files]
+    self.info.metadata["object_order"] = src.object_order
+    return {"train": self._generate_examples(src)}
 
   def _generate_examples(self, src):
     n = src.space.num_records

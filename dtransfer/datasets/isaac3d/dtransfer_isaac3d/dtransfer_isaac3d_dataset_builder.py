@@ -1,8 +1,10 @@
 """dtransfer_isaac3d: Isaac3D (Nie et al. 2020) as array_record.
 
 Read from the extracted release in the manual directory (a Google Drive file,
-which TFDS cannot download reliably). Records are in factor order with
-``label_*`` class indices and ``value_*`` (the float values of labels.npy).
+which TFDS cannot download reliably; no checksum is published). labels.npy
+is checked against the image index NVIDIA documents (see original.py).
+Records are in factor order with ``label_*`` class indices and ``value_*``
+(the float values of labels.npy).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ _CHUNK = 512
 
 @dataclasses.dataclass
 class Isaac3dConfig(tfds.core.BuilderConfig):
+  """resolution: 64 or 128; check_index: labels.npy must agree with the
+  documented image index (original.check_label_order)."""
   resolution: int = 64
+  check_index: bool = True
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -56,7 +61,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           f"missing {where}/{original.FOLDER}/labels.npy. "
           f"{original.INSTRUCTIONS}")
     src = original.Isaac3DSource(mdir / original.FOLDER,
-                                 self.builder_config.resolution)
+                                 self.builder_config.resolution,
+                                 self.builder_config.check_index)
     return {"train": self._generate_examples(src)}
 
   def _generate_examples(self, src):

@@ -3,7 +3,11 @@
 The npz is streamed in chunks (memory-bounded). Factor sizes come from the
 file (4x4 or 6x6 colour x shape, detected from its length) and are kept in
 ``info.metadata["factor_sizes"]``; ``label_*`` ClassLabels use the largest
-release's sizes so both releases fit the same features.
+release's sizes so both releases fit the same features. The file comes from
+the manual directory (current name, dlib's layout, or an old name with a
+logged note) or the maintainers' current link; no sha256 is published (see
+checksums.tsv and README.md), so ``verify_md5`` optionally checks disent's
+md5 of the 2019 Final_Dataset file.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ _MAX_SIZES = (6, 6, 2, 3, 3, 40, 40)
 
 @dataclasses.dataclass
 class Mpi3dConfig(tfds.core.BuilderConfig):
-  """variant: toy/realistic/real; factor_sizes: override (sub-files, tests)."""
+  """variant: toy/realistic/real; factor_sizes: override (sub-files, tests);
+  verify_md5: compare the file with disent's md5 of the 2019 Final_Dataset
+  file (reads it whole; off by default, see README.md)."""
   variant: str = "toy"
   factor_sizes: tuple[int, ...] | None = None
+  verify_md5: bool = False
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -52,7 +59,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     path = _fetch.manual_or_download(
         dl_manager, original.filename(v), original.URLS[v],
         instructions=original.instructions(v),
-        alternatives=(f"mpi3d_{v}/{original.filename(v)}",))
+        alternatives=original.candidates(v)[1:])
+    original.note_old_name(path, v)
+    if self.builder_config.verify_md5:
+      original.verify_md5(path, v)
     f = original.NpzImages(path)
     sizes = original.sizes_for(f.shape[0], self.builder_config.factor_sizes)
     self.info.metadata["factor_sizes"] = list(sizes)

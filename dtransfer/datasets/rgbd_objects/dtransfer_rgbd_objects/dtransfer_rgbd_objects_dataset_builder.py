@@ -4,12 +4,16 @@ The grid (category, azimuth, pose) is incomplete: records are the existing
 cells in increasing grid index, and ``info.metadata`` stores ``available``
 (their grid indices), ``factor_sizes`` and ``categories``, which
 ``get_dataset("rgbd_objects", source="tfds")`` needs to map records back.
-Manual download only (the archive is large and not checksummed upstream).
+Files outside the authors' grid (video 1..4, frame 1..263) are skipped, not
+fatal; ``metadata["skipped"]`` counts them and ``["skipped_examples"]``
+names a few. Manual download only (the archive is large and not checksummed
+upstream).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -28,8 +32,12 @@ class RgbdConfig(tfds.core.BuilderConfig):
 class Builder(tfds.core.GeneratorBasedBuilder):
   """RGB-D Objects (Lai et al. 2011) as Dapueto et al. use it, 64x64x3."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "First instance per category; linear depth."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "First instance per category; linear depth.",
+      "1.1.0": "Files outside the grid are skipped and reported, not fatal; "
+               f"azimuth has {original.MAX_VIDEO} classes (any video 1..4).",
+  }
   BUILDER_CONFIGS = [
       RgbdConfig(name="rgb", variant="rgb",
                  description="RGB crop times its mask, square, 64x64."),
@@ -44,7 +52,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     feats = {"image": bu.image_feature(original.IMAGE_SHAPE)}
     feats.update(bu.label_features(
         original.FACTOR_NAMES,
-        (original.NUM_CATEGORIES, len(original.VIDEOS), original.MAX_POSES)))
+        (original.NUM_CATEGORIES, original.MAX_VIDEO, original.MAX_POSES)))
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict(feats),
         homepage="https://rgbd-dataset.cs.washington.edu/",
@@ -64,6 +72,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     self.info.metadata["factor_sizes"] = list(scan.space.sizes)
     self.info.metadata["categories"] = scan.categories
     self.info.metadata["instances"] = scan.instances
+    self.info.metadata["skipped"] = len(scan.skipped)
+    self.info.metadata["skipped_examples"] = [
+        f"{os.path.relpath(p, os.fspath(mdir / original.ROOT))} ({r})"
+        for p, r in scan.skipped[:10]]
     return {"train": self._generate_examples(scan)}
 
   def _generate_examples(self, scan):

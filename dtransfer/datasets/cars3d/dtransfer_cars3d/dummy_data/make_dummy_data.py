@@ -2,8 +2,9 @@
 
 ``im`` [128, 128, 3, 24, 4] uint8 per file (compressed MATLAB 5 files), the
 layout of nips2015-analogy-data.tar.gz; each view is a flat colour encoding
-(car, azimuth, elevation) so tests can check the factor order. Files are
-written in non-sorted order on purpose.
+(car, azimuth, elevation) so tests can check the factor order. list.txt
+names the cars (without ".mat", as in the archive) in non-sorted order on
+purpose: object ids must follow it, not the sorted file names.
 
   PYTHONPATH=. python dtransfer/datasets/cars3d/dtransfer_cars3d/dummy_data/make_dummy_data.py
 """
