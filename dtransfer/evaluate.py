@@ -241,8 +241,10 @@ def evaluate_model(model, variables, source, config, outdir: str, title: str = "
   save_png(traversals(model, variables, examples[3], steps=config.eval.traversal_steps),
            os.path.join(outdir, "traversals.png"))
   save_png(reconstructions(model, variables, examples), os.path.join(outdir, "reconstructions.png"))
-  say(title or "eval", f"evaluation written to {outdir} "
-                       f"({time.perf_counter() - started:.1f} s)")
+  seconds = round(time.perf_counter() - started, 1)
+  with open(os.path.join(outdir, "timing.json"), "w") as f:
+    json.dump({"seconds": seconds, "num_samples": int(config.eval.num_samples)}, f)
+  say(title or "eval", f"evaluation written to {outdir} ({seconds:.1f} s)")
   return results
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import ml_collections
 
@@ -35,17 +36,65 @@ def cached_json(path: str, compute):
   return result
 
 
+class StageTimer:
+  """Wall time of each main-job stage, kept in ``<workdir>/timings.json``.
+
+  A stage found finished is announced as skipped and keeps the time it took
+  when it ran.
+  """
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, "timings.json")
+    self.seconds = {}
+    if os.path.exists(self.path):
+      with open(self.path) as f:
+        self.seconds = json.load(f)
+
+  def run(self, stage: str, path: str, compute):
+    if os.path.exists(path):
+      print(f"[main] {stage}: already done ({path}), skipped", flush=True)
+      return cached_json(path, compute)
+    print(f"[main] {stage}: started", flush=True)
+    start = time.perf_counter()
+    result = cached_json(path, compute)
+    self.seconds[stage] = round(time.perf_counter() - start, 1)
+    print(f"[main] {stage}: done in {self.seconds[stage]:.1f} s", flush=True)
+    tmp = f"{self.path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+      json.dump(self.seconds, f, indent=1)
+    os.replace(tmp, self.path)
+    return result
+
+  def table(self, workdir: str) -> str:
+    """Stages, then the evaluations inside them (from each one's timing.json)."""
+    rows = "".join(f"| {k} | {v:.1f} |\n" for k, v in self.seconds.items())
+    total = sum(self.seconds.values())
+    for name, sub in EVALUATIONS.items():
+      path = os.path.join(workdir, sub, "timing.json")
+      if os.path.exists(path):
+        with open(path) as f:
+          rows += f"| &nbsp;&nbsp;of which evaluation: {name} | {json.load(f)['seconds']:.1f} |\n"
+    return f"| stage | wall time (s) |\n|---|---|\n{rows}| total | {total:.1f} |\n"
+
+
+# The main job's evaluations and where they write.
+EVALUATIONS = {"source": "source/eval", "untrained": "source_untrained",
+               "before": "transfer/before", "after": "transfer/after/eval"}
+
+
 def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs the whole study of one (source, target) pair and writes report.md."""
   os.makedirs(workdir, exist_ok=True)
   src_cfg, tgt_cfg = config.source, ml_collections.ConfigDict(config.target.to_dict())
   src_dir = os.path.join(workdir, "source")
   source = train_lib.load_source(src_cfg)
+  timer = StageTimer(workdir)
 
   def train_source():
     return train_lib.train_and_evaluate(src_cfg, src_dir)
 
-  trained = cached_json(os.path.join(workdir, "source_eval.json"), train_source)
+  trained = timer.run("source training + evaluation",
+                      os.path.join(workdir, "source_eval.json"), train_source)
 
   def untrained():
     model = train_lib.build_model(src_cfg, source.image_shape)
@@ -54,12 +103,15 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                    os.path.join(workdir, "source_untrained"),
                                    title="untrained network")
 
-  baseline = cached_json(os.path.join(workdir, "untrained_eval.json"), untrained)
+  baseline = timer.run("untrained baseline evaluation",
+                       os.path.join(workdir, "untrained_eval.json"), untrained)
   tgt_cfg.transfer.source_workdir = src_dir
-  moved = cached_json(os.path.join(workdir, "transfer_eval.json"),
-                  lambda: transfer_lib.transfer_and_evaluate(tgt_cfg, os.path.join(workdir, "transfer")))
+  moved = timer.run(
+      "transfer: before, fine-tuning, after", os.path.join(workdir, "transfer_eval.json"),
+      lambda: transfer_lib.transfer_and_evaluate(tgt_cfg, os.path.join(workdir, "transfer")))
   write_report(workdir, src_cfg, tgt_cfg, source.space.names,
-               train_lib.load_source(tgt_cfg).space.names, trained, baseline, moved)
+               train_lib.load_source(tgt_cfg).space.names, trained, baseline, moved,
+               timings=timer.table(workdir))
   return {"source": trained, "untrained": baseline, **moved}
 
 
@@ -73,7 +125,8 @@ def _warnings(named: dict) -> str:
   return "\n".join(lines)
 
 
-def write_report(workdir, src_cfg, tgt_cfg, src_names, tgt_names, trained, baseline, moved):
+def write_report(workdir, src_cfg, tgt_cfg, src_names, tgt_names, trained, baseline, moved,
+                 timings: str = ""):
   """report.md: the source against its untrained twin, the target before and after."""
   src, tgt = src_cfg.data.name, tgt_cfg.data.name
   steps = src_cfg.train.num_steps
@@ -121,6 +174,8 @@ Raw numbers: `source/eval/results.json`, `source_untrained/results.json`,
                      "before": moved["before"], "after": moved["after"]})
   if notes:
     text += "\n## Notes from the metrics\n\n" + notes + "\n"
+  if timings:
+    text += "\n## Wall time of each stage\n\n" + timings
   path = os.path.join(workdir, "report.md")
   with open(path, "w") as f:
     f.write(text)

@@ -32,6 +32,11 @@ def test_main_job_end_to_end_on_tiny_config(tmp_path):
     assert os.path.exists(tmp_path / f), f
   text = open(tmp_path / "report.md").read()
   assert "OMES (a=0.5, avg)" in text and "before" in text and "after" in text
+  # every stage's wall time, and each evaluation's inside it
+  assert "## Wall time of each stage" in text and "evaluation: after" in text
+  timings = json.load(open(tmp_path / "timings.json"))
+  assert set(timings) == {"source training + evaluation", "untrained baseline evaluation",
+                          "transfer: before, fine-tuning, after"}
   # re-running finds everything done
   again = pipeline.run_main_job(c, str(tmp_path))
   assert json.dumps(again["after"], sort_keys=True) == json.dumps(out["after"], sort_keys=True)

@@ -88,13 +88,15 @@ def _fit_one(name, seed, kwargs, x_tr, y_tr, x_te, y_te):
 def _fit_factors(name, seed, kwargs, factors, data, labels):
   """[(train, test accuracy)] of one classifier per factor, fitted in threads.
 
-  Why threads: sklearn's tree builders release the GIL, so the per-factor fits
-  (independent, each seeded) use every core; results are those of a serial loop.
-  Factors with more classes (more trees per boosting stage) start first.
+  Why threads: sklearn's tree builders release the GIL, so the per-factor GBT
+  fits (independent, each seeded) use every core; results are those of a
+  serial loop. Factors with more classes (more trees per boosting stage) start
+  first. The MLP and logistic regression already use every core through BLAS,
+  and threads around them only oversubscribe, so they run one after another.
   """
   from sklearn.exceptions import ConvergenceWarning  # pylint: disable=g-import-not-at-top
   factors = list(factors)
-  workers = min(len(factors), os.cpu_count() or 1)
+  workers = min(len(factors), os.cpu_count() or 1) if name == "gbt" else 1
   # warnings filters are process-global: set once here, not in each thread.
   with _warnings.catch_warnings():
     _warnings.simplefilter("ignore", ConvergenceWarning)
