@@ -48,7 +48,7 @@ def say(stage: str, message: str) -> None:
 def make_encoder(model, batch_size: int = 512, mesh=None):
   mesh = sharding.data_mesh() if mesh is None else mesh
   return _cached("encoder", model, lambda: _make_encoder(model, batch_size, mesh),
-                 batch_size, id(mesh), mesh.size)
+                 batch_size, mesh)   # Meshes compare by devices and axes
 
 
 def _make_encoder(model, batch_size: int = 512, mesh=None):

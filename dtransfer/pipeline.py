@@ -29,11 +29,16 @@ def cached_json(path: str, compute):
     with open(path) as f:
       return json.load(f)
   result = compute()
+  write_json(path, result)
+  return result
+
+
+def write_json(path: str, obj, indent=None) -> None:
+  """Writes JSON atomically (temporary file + rename)."""
   tmp = f"{path}.tmp{os.getpid()}"
   with open(tmp, "w") as f:
-    json.dump(result, f)
+    json.dump(obj, f, indent=indent)
   os.replace(tmp, path)
-  return result
 
 
 class StageTimer:
@@ -59,10 +64,7 @@ class StageTimer:
     result = cached_json(path, compute)
     self.seconds[stage] = round(time.perf_counter() - start, 1)
     print(f"[main] {stage}: done in {self.seconds[stage]:.1f} s", flush=True)
-    tmp = f"{self.path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-      json.dump(self.seconds, f, indent=1)
-    os.replace(tmp, self.path)
+    write_json(self.path, self.seconds, indent=1)
     return result
 
   def table(self, workdir: str) -> str:

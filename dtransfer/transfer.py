@@ -40,24 +40,16 @@ ARCHITECTURE_KEYS = ("name", "num_latents", "kwargs")
 REFERENCE_OPTIM_KEYS = ("learning_rate", "b1", "b2", "eps", "weight_decay")
 
 
+def _is_part(node) -> bool:
+  """A transform's own state: a NamedTuple such as ScaleByAdamState or EmptyState."""
+  return isinstance(node, tuple) and hasattr(node, "_fields")
+
+
 def _stateful_parts(opt_state) -> list:
   """The optimiser state's stateful transforms (e.g. ScaleByAdamState), in chain
   order; EmptyState and the chain/tuple containers are skipped."""
-  out = []
-
-  def visit(node):
-    if isinstance(node, optax.EmptyState):
-      return
-    if isinstance(node, tuple) and hasattr(node, "_fields"):
-      out.append(node)
-    elif isinstance(node, (tuple, list)):
-      for child in node:
-        visit(child)
-    else:
-      raise TypeError(f"unexpected optimiser state node {type(node).__name__}")
-
-  visit(opt_state)
-  return out
+  return [x for x in jax.tree.leaves(opt_state, is_leaf=_is_part)
+          if not isinstance(x, optax.EmptyState)]
 
 
 def carry_optimizer_state(source_opt_state, optimizer: optax.GradientTransformation,
@@ -76,22 +68,16 @@ def carry_optimizer_state(source_opt_state, optimizer: optax.GradientTransformat
         f"holds {[type(x).__name__ for x in src]}, the target's optimiser needs "
         f"{[type(x).__name__ for x in dst]}. Set --config.transfer.reset_optimizer=True "
         "to start the target's optimiser afresh.")
+  shapes = lambda t: jax.tree.map(jnp.shape, t)
   for a, b in zip(src, dst):
-    shapes = lambda t: jax.tree.map(lambda v: jnp.shape(v), t)
     if jax.tree.structure(a) != jax.tree.structure(b) or shapes(a) != shapes(b):
       raise ValueError(
           f"the source's {type(a).__name__} does not fit the target's parameters; "
           "set --config.transfer.reset_optimizer=True to start afresh.")
-  replaced = iter(src)
-
-  def swap(node):
-    if isinstance(node, optax.EmptyState):
-      return node
-    if isinstance(node, tuple) and hasattr(node, "_fields"):
-      return next(replaced)
-    return type(node)(swap(child) for child in node)
-
-  return swap(fresh)
+  parts, treedef = jax.tree.flatten(fresh, is_leaf=_is_part)
+  carried = iter(src)
+  return jax.tree.unflatten(treedef, [p if isinstance(p, optax.EmptyState) else next(carried)
+                                      for p in parts])
 
 
 def fine_tune_config(config: ml_collections.ConfigDict,

@@ -10,13 +10,14 @@ it imports tensorflow_datasets.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Sequence
 
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
+
+from dtransfer.datasets import _hashing
 
 FILE_FORMAT = "array_record"
 
@@ -50,12 +51,8 @@ def read_checksums(path) -> dict[str, tuple[str, int, str]]:
   return out
 
 
-def sha256(path, chunk: int = 1 << 22) -> str:
-  h = hashlib.sha256()
-  with open(path, "rb") as f:
-    while block := f.read(chunk):
-      h.update(block)
-  return h.hexdigest()
+def sha256(path) -> str:
+  return _hashing.file_digest(path, "sha256")
 
 
 def verify_file(path, size: int | None, digest: str | None, url: str = "") -> None:

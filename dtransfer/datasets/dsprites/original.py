@@ -20,7 +20,6 @@ factors unravel(i).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import zipfile
 import zlib
@@ -29,6 +28,7 @@ from typing import Iterator
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _hashing
 from dtransfer.datasets.dsprites import renderer
 
 FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
@@ -101,12 +101,8 @@ def _corrupt(path, what: str) -> OriginalFileError:
       f"{URL} again (md5 {MD5}).")
 
 
-def md5(path, chunk: int = 1 << 22) -> str:
-  h = hashlib.md5()
-  with open(path, "rb") as f:
-    while block := f.read(chunk):
-      h.update(block)
-  return h.hexdigest()
+def md5(path) -> str:
+  return _hashing.file_digest(path, "md5")
 
 
 def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:

@@ -21,7 +21,6 @@ the md5 of the 2019 ``Final_Dataset`` files, checked on request
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 import zipfile
@@ -30,6 +29,7 @@ from absl import logging
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _hashing
 
 FACTOR_NAMES = ("object_color", "object_shape", "object_size", "camera_height",
                 "background_color", "horizontal_axis", "vertical_axis")
@@ -130,12 +130,8 @@ def find(data_dir, variant: str) -> str:
                           f"{instructions(variant)}")
 
 
-def md5(path, chunk: int = 1 << 22) -> str:
-  h = hashlib.md5()
-  with open(path, "rb") as f:
-    while block := f.read(chunk):
-      h.update(block)
-  return h.hexdigest()
+def md5(path) -> str:
+  return _hashing.file_digest(path, "md5")
 
 
 def verify_md5(path, variant: str) -> str:
