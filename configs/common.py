@@ -75,6 +75,9 @@ def base_config() -> ml_collections.ConfigDict:
       "eps": 1e-8,
       "weight_decay": 0.0,
       "grad_clip_norm": 1.0,    # 0 disables clipping
+      "schedule": "constant",   # constant (the paper's) | cosine
+      "warmup_steps": 0,        # cosine: linear learning-rate warm-up
+      "end_lr_fraction": 0.0,   # cosine: final learning rate / peak
   })
   c.train = ml_collections.ConfigDict({
       "num_steps": 400_000,

@@ -100,7 +100,7 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   def untrained():
     model = train_lib.build_model(src_cfg, source.image_shape)
-    state = train_lib.init_state(model, train_lib.make_optimizer(src_cfg.optim), src_cfg.seed)
+    state = train_lib.init_state(model, train_lib.make_optimizer(src_cfg.optim, src_cfg.train.num_steps), src_cfg.seed)
     return evaluate.evaluate_model(model, train_lib.variables_of(state), source, src_cfg,
                                    os.path.join(workdir, "source_untrained"),
                                    title="untrained network")

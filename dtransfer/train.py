@@ -50,14 +50,36 @@ def build_model(config, image_shape):
                           **dict(config.model.get("kwargs", {})))
 
 
-def make_optimizer(optim) -> optax.GradientTransformation:
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(optim, num_steps: int | None = None):
+  """The learning rate: a constant (the paper's), or a linear warm-up over
+  ``optim.warmup_steps`` then a cosine decay to ``optim.end_lr_fraction`` of the
+  peak at ``num_steps`` (what the quick preset uses to finish a short run sharp)."""
+  schedule = optim.get("schedule", "constant")
+  if schedule == "constant":
+    return optim.learning_rate
+  if schedule != "cosine":
+    raise ValueError(f"unknown optim.schedule '{schedule}'; choose one of {SCHEDULES}.")
+  if not num_steps:
+    raise ValueError("optim.schedule='cosine' needs the run's number of steps.")
+  peak = float(optim.learning_rate)
+  warmup = int(optim.get("warmup_steps", 0))
+  return optax.warmup_cosine_decay_schedule(
+      0.0 if warmup else peak, peak, warmup, max(int(num_steps), warmup + 1),
+      end_value=peak * float(optim.get("end_lr_fraction", 0.0)))
+
+
+def make_optimizer(optim, num_steps: int | None = None) -> optax.GradientTransformation:
   """Adam with the reference code's order: clip the gradient norm, then L2, then Adam."""
   parts = []
   if optim.grad_clip_norm and optim.grad_clip_norm > 0:
     parts.append(optax.clip_by_global_norm(optim.grad_clip_norm))
   if optim.weight_decay:
     parts.append(optax.add_decayed_weights(optim.weight_decay))  # torch Adam's L2
-  parts.append(optax.adam(optim.learning_rate, b1=optim.b1, b2=optim.b2, eps=optim.eps))
+  parts.append(optax.adam(learning_rate(optim, num_steps), b1=optim.b1, b2=optim.b2,
+                          eps=optim.eps))
   return optax.chain(*parts)
 
 
@@ -230,7 +252,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
           f"has {source.space.num_factors} factors and the model only "
           f"{model.num_latents} latents; raise model.num_latents or use "
           "loss.aggregator=argmax.")
-  optimizer = make_optimizer(config.optim)
+  optimizer = make_optimizer(config.optim, config.train.num_steps)
   mesh = sharding.data_mesh()
   sharding.check_batch_size(config.train.batch_size, mesh)
   prepare_workdir(config, workdir)
@@ -310,7 +332,7 @@ def load_trained(config, workdir: str, image_shape=None):
   if image_shape is None:
     image_shape = load_source(config).image_shape
   model = build_model(config, image_shape)
-  optimizer = make_optimizer(config.optim)
+  optimizer = make_optimizer(config.optim, config.train.num_steps)
   target = init_state(model, optimizer, config.seed)
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
   try:

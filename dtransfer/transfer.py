@@ -45,11 +45,17 @@ def _is_part(node) -> bool:
   return isinstance(node, tuple) and hasattr(node, "_fields")
 
 
+def _carried(part) -> bool:
+  """Whether a transform's state moves from source to target: Adam's moments do;
+  EmptyState holds nothing and a learning-rate schedule's counter belongs to the
+  run (the target's schedule starts at its own step 0)."""
+  return not isinstance(part, (optax.EmptyState, optax.ScaleByScheduleState))
+
+
 def _stateful_parts(opt_state) -> list:
-  """The optimiser state's stateful transforms (e.g. ScaleByAdamState), in chain
-  order; EmptyState and the chain/tuple containers are skipped."""
-  return [x for x in jax.tree.leaves(opt_state, is_leaf=_is_part)
-          if not isinstance(x, optax.EmptyState)]
+  """The optimiser state's carried transforms (e.g. ScaleByAdamState), in chain
+  order; EmptyState, schedule counters and the chain/tuple containers are skipped."""
+  return [x for x in jax.tree.leaves(opt_state, is_leaf=_is_part) if _carried(x)]
 
 
 def carry_optimizer_state(source_opt_state, optimizer: optax.GradientTransformation,
@@ -76,7 +82,7 @@ def carry_optimizer_state(source_opt_state, optimizer: optax.GradientTransformat
           "set --config.transfer.reset_optimizer=True to start afresh.")
   parts, treedef = jax.tree.flatten(fresh, is_leaf=_is_part)
   carried = iter(src)
-  return jax.tree.unflatten(treedef, [p if isinstance(p, optax.EmptyState) else next(carried)
+  return jax.tree.unflatten(treedef, [next(carried) if _carried(p) else p
                                       for p in parts])
 
 
@@ -109,7 +115,7 @@ def initial_state(config: ml_collections.ConfigDict, source_state: dict) -> dict
   """The state fine-tuning starts from: the source's parameters and model state,
   step 0, and the target's optimiser with the source's moments (or fresh ones
   with ``transfer.reset_optimizer``)."""
-  optimizer = train_lib.make_optimizer(config.optim)
+  optimizer = train_lib.make_optimizer(config.optim, config.train.num_steps)
   if config.transfer.get("reset_optimizer", False):
     opt_state = optimizer.init(source_state["params"])
   else:

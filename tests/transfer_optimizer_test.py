@@ -135,3 +135,30 @@ def test_transfer_runs_when_the_chains_differ(tmp_path, src_wd, src_clip, tgt_cl
   assert ("fresh Adam state" if reset else "Adam moments carried") in text
   # a killed fine-tuning resumes onto the target's chain
   assert os.path.isdir(tmp_path / "t" / "after" / "checkpoints")
+
+
+def test_cosine_schedule_and_carry_across_schedules():
+  """A cosine source carries its Adam moments into a constant target and back;
+  the schedule's counter is the target's own (starts at 0)."""
+  cos = ml_collections.ConfigDict(dict(_optim(1.0, 0.0).to_dict(), schedule="cosine",
+                                       warmup_steps=2, end_lr_fraction=0.1))
+  lr = train_lib.learning_rate(cos, 10)
+  assert float(lr(0)) == 0.0 and abs(float(lr(2)) - cos.learning_rate) < 1e-9
+  assert abs(float(lr(10)) - 0.1 * cos.learning_rate) < 1e-9
+  with pytest.raises(ValueError, match="number of steps"):
+    train_lib.make_optimizer(cos)
+  bad = ml_collections.ConfigDict(dict(cos.to_dict(), schedule="linear"))
+  with pytest.raises(ValueError, match="unknown optim.schedule"):
+    train_lib.make_optimizer(bad, 10)
+  src = _trained_state(train_lib.make_optimizer(cos, 10))
+  for target in (train_lib.make_optimizer(_optim(0.0, 0.0)),
+                 train_lib.make_optimizer(cos, 10)):
+    carried = transfer.carry_optimizer_state(src, target, _PARAMS)
+    adam_src = transfer._stateful_parts(src)[0]
+    adam_dst = transfer._stateful_parts(carried)[0]
+    np.testing.assert_array_equal(adam_src.count, adam_dst.count)
+    for a, b in zip(jax.tree.leaves(adam_src.mu), jax.tree.leaves(adam_dst.mu)):
+      np.testing.assert_array_equal(a, b)
+    schedules = [p for p in jax.tree.leaves(carried, is_leaf=transfer._is_part)
+                 if isinstance(p, optax.ScaleByScheduleState)]
+    assert all(int(p.count) == 0 for p in schedules)
