@@ -3,7 +3,7 @@
   python -m launch.main --config=configs/main_job.py --workdir=/tmp/dtransfer_main
 
 Argument: ``<preset>[,source=<dataset>,target=<dataset>]``; default ``quick``
-(dSprites -> Noisy-dSprites, offline, about 6 minutes on an idle 2-core CPU).
+(dSprites -> Noisy-dSprites, offline; see the README for its measured time).
 Any field can be overridden, e.g. ``--config.source.model.beta=2``.
 """
 
