@@ -1,0 +1,147 @@
+"""Where the time of one weakly supervised train step goes, on this machine.
+
+  PYTHONPATH=. python benchmarks/profile_step.py [--batch 64] [--channels 1] [--rounds 5]
+
+Times, as medians of interleaved rounds, each piece of the step that
+benchmarks/train_step.py measures as a whole (dlib_conv, 64 pairs of 64x64xC,
+10 latents, Ada-GVAE, Adam with clipping, ``conv_impl=auto``):
+
+- every layer alone, forward and forward+backward (its VJP), at the shapes the
+  step gives it (both images of every pair: 2 x batch rows);
+- the encoder, the decoder and the whole loss, forward and forward+backward;
+- the whole jitted step (adds the optimiser update and the NaN guard);
+- host-side batch preparation (``WeakPairBatches[i]`` on dSprites).
+
+The per-layer figures add up to more than the step: XLA fuses the layers'
+activations and biases with their neighbours inside the whole step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np
+
+
+def _time(fn, min_s=0.3):
+  """Seconds per call of ``fn`` (called until ``min_s`` has passed)."""
+  import jax
+  jax.block_until_ready(fn())
+  n, t = 0, time.perf_counter()
+  while time.perf_counter() - t < min_s:
+    jax.block_until_ready(fn())
+    n += 1
+  return (time.perf_counter() - t) / n
+
+
+def _layer_cases(rows, channels, impl="auto"):
+  """(name, module, input shape) of every layer of dlib_conv, in step order."""
+  import flax.linen as nn
+  from dtransfer.models import layers
+  enc = [(channels, 32, 4, 64), (32, 32, 4, 32), (32, 64, 2, 16), (64, 64, 2, 8)]
+  cases = []
+  for i, (cin, cout, k, n) in enumerate(enc):
+    cases.append((f"enc conv{i + 1} {n}x{n}x{cin} -> {cout} (k{k})",
+                  layers.Conv(cout, (k, k), (2, 2), "SAME", conv_impl=impl), (rows, n, n, cin)))
+  cases.append(("enc dense 1024 -> 256", nn.Dense(256), (rows, 1024)))
+  cases.append(("dec dense 10 -> 256 -> 1024", nn.Sequential([nn.Dense(256), nn.Dense(1024)]),
+                (rows, 10)))
+  dec = [(64, 64, 4), (64, 32, 8), (32, 32, 16), (32, channels, 32)]
+  for i, (cin, cout, n) in enumerate(dec):
+    cases.append((f"dec convT{i + 1} {n}x{n}x{cin} -> {cout}",
+                  layers.ConvTranspose(cout, (4, 4), (2, 2), "SAME", conv_impl=impl), (rows, n, n, cin)))
+  return cases
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  p.add_argument("--batch", type=int, default=64, help="pairs per step")
+  p.add_argument("--channels", type=int, default=1)
+  p.add_argument("--rounds", type=int, default=5)
+  args = p.parse_args()
+
+  from dtransfer import runtime
+  runtime.tune_host_allocator()
+  import jax
+  import jax.numpy as jnp
+  from configs import source as source_cfg
+  from dtransfer import datasets
+  from dtransfer import losses
+  from dtransfer import models
+  from dtransfer import train as train_lib
+  from dtransfer.data import pairs
+
+  rows = 2 * args.batch
+  rng = np.random.default_rng(0)
+  timers = {}  # name -> zero-argument function to time
+
+  for name, module, shape in _layer_cases(rows, args.channels):
+    x = jnp.asarray(rng.standard_normal(shape), jnp.float32)
+    v = module.init(jax.random.PRNGKey(0), x)
+    fwd = jax.jit(module.apply)
+    vjp = jax.jit(jax.grad(lambda v, x, m=module: jnp.sum(m.apply(v, x) ** 2), (0, 1)))
+    timers[f"{name}: forward"] = lambda f=fwd, v=v, x=x: f(v, x)
+    timers[f"{name}: forward+backward"] = lambda f=vjp, v=v, x=x: f(v, x)
+
+  c = source_cfg.get_config("dsprites,paper")
+  c.loss.aggregator = "argmax"
+  model = models.get_model("dlib_conv", num_latents=10,
+                           image_shape=(64, 64, args.channels))
+  opt = train_lib.make_optimizer(c.optim, c.train.num_steps)
+  state = train_lib.init_state(model, opt, 0)
+  variables = train_lib.variables_of(state)
+  images = lambda s: (rng.random((args.batch, 64, 64, args.channels)) > .5).astype(np.uint8) * 255
+  batch = {"x1": jnp.asarray(images(1)), "x2": jnp.asarray(images(2)),
+           "label": jnp.zeros(args.batch, jnp.int32)}
+  x = jnp.concatenate([batch["x1"], batch["x2"]]).astype(jnp.float32) / 255.0
+  z = jnp.asarray(rng.standard_normal((rows, 10)), jnp.float32)
+  enc = jax.jit(lambda v, x: model.encode(v, x, train=False)[0])
+  enc_g = jax.jit(jax.grad(lambda p, x: jnp.sum(model.encode({"params": p}, x, train=False)[0] ** 2)))
+  dec = jax.jit(lambda v, z: model.decode(v, z))
+  dec_g = jax.jit(jax.grad(lambda p, z: jnp.sum(model.decode({"params": p}, z) ** 2)))
+  fn = train_lib.loss_fn(model, c, "weak")
+  key = jax.random.PRNGKey(1)
+  loss = jax.jit(lambda p: fn(p, state["model_state"], batch, key, 1.0)[0])
+  loss_g = jax.jit(jax.grad(lambda p: fn(p, state["model_state"], batch, key, 1.0)[0]))
+  timers["encoder (whole): forward"] = lambda: enc(variables, x)
+  timers["encoder (whole): forward+backward"] = lambda: enc_g(state["params"], x)
+  timers["decoder (whole): forward"] = lambda: dec(variables, z)
+  timers["decoder (whole): forward+backward"] = lambda: dec_g(state["params"], z)
+  timers["paired loss: forward"] = lambda: loss(state["params"])
+  timers["paired loss: forward+backward"] = lambda: loss_g(state["params"])
+  step = train_lib.make_train_step(model, opt, c, "weak")
+  holder = {"state": train_lib.init_state(model, opt, 0)}
+
+  def run_step():
+    holder["state"], m = step(holder["state"], batch)
+    return m
+  timers["whole step (loss, grad, clip, Adam, NaN guard)"] = run_step
+  source = pairs.WeakPairBatches(datasets.get_dataset("dsprites", channels=args.channels),
+                                 args.batch, seed=0)
+  counter = iter(range(10**9))
+  timers["host: WeakPairBatches[i] (dSprites render + pairs)"] = lambda: source[next(counter)]
+  del losses
+
+  print(f"JAX {jax.__version__}, {jax.devices()}; batch {args.batch} pairs ({rows} images) "
+        f"of 64x64x{args.channels}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+  results = {k: [] for k in timers}
+  for _ in range(args.rounds):
+    for k, f in timers.items():
+      results[k].append(_time(f))
+  step_ms = statistics.median(results["whole step (loss, grad, clip, Adam, NaN guard)"]) * 1e3
+  print(f"\n| piece | ms (median of {args.rounds}) | % of the whole step |\n|---|---|---|")
+  for k, v in results.items():
+    ms = statistics.median(v) * 1e3
+    print(f"| {k} | {ms:.2f} | {100 * ms / step_ms:.0f}% |")
+  print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+  main()
