@@ -130,25 +130,3 @@ class RealObjectsSource:
       self._cache[todo] = _image_ops.resize_area(big, IMAGE_SHAPE[0])[..., :3]
       self._ready[todo] = True
     return self._cache[index]
-
-
-def real_objects(source: str = "procedural", data_dir=None, **unused):
-  """real_objects as an ImageSource.
-
-  Args:
-    source: "procedural" (or "original"): computed from the bundled photos;
-      "tfds": a prepared dtransfer_real_objects builder in data_dir.
-    data_dir: for source="tfds".
-  """
-  if unused:
-    raise TypeError(f"real_objects() got unexpected options {sorted(unused)}.")
-  if source in ("procedural", "original"):
-    return RealObjectsSource()
-  if source == "tfds":
-    # pylint: disable=g-import-not-at-top
-    from dtransfer.data.sources import TFDSSource
-    from dtransfer.datasets import _builder_utils as bu
-    from dtransfer.datasets.real_objects.dtransfer_real_objects import dtransfer_real_objects_dataset_builder as b
-    return TFDSSource(bu.data_source(b.Builder, None, data_dir), space())
-  raise ValueError(f"unknown source {source!r} for real_objects; use "
-                   "'procedural' or 'tfds'.")
