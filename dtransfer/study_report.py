@@ -23,6 +23,8 @@ import os
 import numpy as np
 
 from dtransfer import aggregate
+from dtransfer import study as study_lib
+from dtransfer import transfer_pairs
 
 BAR_METRICS = ("GBT", "GBT pruned", "MES", "OS")
 
@@ -189,8 +191,6 @@ def _slug(pair) -> str:
 
 def write_report(root: str, study=None, outdir: str | None = None) -> str:
   """Writes ``<root>/report/`` from the completed runs; returns report.md's path."""
-  from configs import study as study_cfg  # pylint: disable=g-import-not-at-top
-  from dtransfer import study as study_lib  # pylint: disable=g-import-not-at-top
   outdir = outdir or os.path.join(root, "report")
   os.makedirs(outdir, exist_ok=True)
   specs = study_lib.expand(study) if study is not None else None
@@ -245,7 +245,7 @@ def write_report(root: str, study=None, outdir: str | None = None) -> str:
     for pair, recs in by_pair.items():
       title = aggregate.pair_title(pair, recs[0]["source"], recs[0]["target"])
       lines += [aggregate.markdown_tables([c for c in cells if c["pair"] == pair]), ""]
-      note = study_cfg.PAIRS.get(str(pair), (None, None, ""))[2]
+      note = transfer_pairs.PAIRS.get(str(pair), (None, None, ""))[2]
       models = ", ".join(f"beta {r['beta']:g} seed {r['seed']}" for r in recs)
       lines += [f"{note}. Models: {models}.", ""]
       notes = _warning_notes(recs)

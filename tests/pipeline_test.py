@@ -19,6 +19,7 @@ def tiny_main_config():
   return c
 
 
+@pytest.mark.slow
 def test_main_job_end_to_end_on_tiny_config(tmp_path):
   c = tiny_main_config()
   out = pipeline.run_main_job(c, str(tmp_path))
@@ -58,7 +59,7 @@ def test_fine_tuning_keeps_its_own_beta_and_seed_unless_asked():
   tgt.model.beta, tgt.seed = 4.0, 3
   tuned = transfer.fine_tune_config(tgt, src)
   assert (tuned.model.beta, tuned.seed, tuned.model.num_latents) == (4.0, 3, 12)
-  assert tuned.objective == "beta_vae"
+  assert tuned.method.name == "beta_vae"
   tgt.transfer.reference_overrides = True
   tuned = transfer.fine_tune_config(tgt, src)
   assert (tuned.model.beta, tuned.seed) == (1.0, 0)
