@@ -11,9 +11,11 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-    reason="the allocator tuning is glibc-specific")
+pytestmark = [
+    pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                       reason="the allocator tuning is glibc-specific"),
+    pytest.mark.slow,   # fresh JAX processes
+]
 
 # Runs the dlib encoder's gradient on 64 images (XLA's temporaries: ~50 MB)
 # and prints whether the tuning applied and whether the results are finite.
