@@ -2,7 +2,7 @@
 
 Why: each cell of the paper's tables pools the 20 source models of a pair
 (beta in {1, 2} x 10 seeds): the mean value before fine-tuning x100, then
-"(+mean(after - before) x100)" (reference notes §5, aggregation). We add the
+"(+mean(after - before) x100)" (the paper's table format). We add the
 standard deviation across models and the number of models behind each cell.
 
   records = collect(root)                  # one dict per completed run

@@ -20,8 +20,8 @@ factory (registry name)       image                                       C
 ``uint8(.)`` truncates, as the authors' ``(255 * x).astype(uint8)``; so noise
 pixels are uniform on {0, ..., 254} and are drawn as such (the distribution of
 ``floor(255 * u)``, without the float round trip). The noisy-colour background is the
-explicit noise ``u`` decided by the SPEC (the authors' code wraps ``-u`` to
-``uint8``).
+explicit noise ``u``, a choice of this project (the authors' code wraps ``-u`` to
+``uint8``, which is not uniform noise; README, "Differences from the reference code").
 
 Stochastic variants (noisy, colour-dlib) draw fresh noise or colours on every
 ``images()`` call from the ``rng`` they are given, as the authors and
@@ -46,7 +46,7 @@ SOURCES = ("procedural", "tfds", "original")
 DEFAULT_SEED = 0
 
 # The authors' Color-dSprites palette: white plus seaborn.husl_palette(6,
-# h=.1, s=.7, l=.7) (reference notes, section 4.1).
+# h=.1, s=.7, l=.7), the values of the authors' Color-dSprites loader.
 OBJECT_COLORS = np.array([
     [1.0, 1.0, 1.0],
     [0.9096, 0.5883, 0.3658],
