@@ -23,6 +23,7 @@ import ml_collections
 import numpy as np
 
 from dtransfer import methods
+from dtransfer import results as results_lib
 from dtransfer import metrics
 from dtransfer import sharding
 from dtransfer import workdir as workdir_lib
@@ -175,19 +176,6 @@ def reconstructions(model, variables, images: np.ndarray) -> np.ndarray:
   return _grid(np.concatenate([np.asarray(x), np.asarray(rec)]), 2, len(images))
 
 
-def _headline(results: dict) -> list[tuple[str, float]]:
-  """The numbers worth a table: OMES (alpha 0.5, avg), OS, MES, accuracies, ..."""
-  rows = []
-  for name, value in results.items():
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-      rows.append((name, float(value)))
-    elif isinstance(value, dict):
-      for k, v in value.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-          rows.append((f"{name}.{k}", float(v)))
-  return rows
-
-
 def _jsonable(x):
   if isinstance(x, dict):
     return {str(k): _jsonable(v) for k, v in x.items()}
@@ -223,7 +211,7 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
                                    factor_names=factor_names, title=title or None)
   with open(os.path.join(outdir, "summary.md"), "w") as f:
     f.write(f"# {title or 'Evaluation'}\n\n| metric | value |\n|---|---|\n")
-    for name, value in _headline(results):
+    for name, value in results_lib.scalars(results):
       f.write(f"| {name} | {value:.4f} |\n")
   return results
 
