@@ -58,7 +58,7 @@ def pairs_per_second(dataset: str, batches: int, rounds: int) -> None:
   from dtransfer import train  # pylint: disable=g-import-not-at-top
   from dtransfer import workdir  # pylint: disable=g-import-not-at-top
   c = source_cfg.get_config(f"{dataset},quick")
-  src = workdir.load_source(c)
+  src = workdir.image_source(c)
   method = methods.get_method(c, None)
   bs = int(c.train.batch_size)
   readers = {

@@ -246,11 +246,11 @@ def evaluate_workdir(workdir: str, outdir: str, *, metrics=None, dataset: str | 
                      num_samples: int | None = None, metric_kwargs=None) -> dict:
   """Evaluates the newest checkpoint of a work directory (optionally on another dataset)."""
   config = workdir_lib.read_config(workdir)
-  trained_shape = tuple(workdir_lib.load_source(config).image_shape)
+  trained_shape = tuple(workdir_lib.image_source(config).image_shape)
   if dataset:
     config.data.name = dataset
     config.data.kwargs = {}
-  source = workdir_lib.load_source(config)
+  source = workdir_lib.image_source(config)
   if tuple(source.image_shape) != trained_shape:
     raise ValueError(f"the model in {workdir} takes images of shape {trained_shape}, "
                      f"dataset {config.data.name} gives {tuple(source.image_shape)}.")

@@ -72,7 +72,7 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   os.makedirs(workdir, exist_ok=True)
   src_cfg, tgt_cfg = config.source, ml_collections.ConfigDict(config.target.to_dict())
   src_dir = os.path.join(workdir, "source")
-  source = workdir_lib.load_source(src_cfg)
+  source = workdir_lib.image_source(src_cfg)
   timer = StageTimer(workdir)
 
   def train_source():
@@ -94,7 +94,7 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "transfer: before, fine-tuning, after", os.path.join(workdir, "transfer_eval.json"),
       lambda: transfer_lib.transfer_and_evaluate(tgt_cfg, os.path.join(workdir, "transfer")))
   write_report(workdir, src_cfg, tgt_cfg, source.space.names,
-               workdir_lib.load_source(tgt_cfg).space.names, trained, baseline, moved,
+               workdir_lib.image_source(tgt_cfg).space.names, trained, baseline, moved,
                timings=timer.table(workdir))
   return {"source": trained, "untrained": baseline, **moved}
 

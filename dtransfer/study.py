@@ -170,7 +170,7 @@ def locked(path: str):
 # Running one unit.
 
 def _factor_names(config) -> list[str]:
-  return list(workdir_lib.load_source(config).space.names)
+  return list(workdir_lib.image_source(config).space.names)
 
 
 def run_source(study, root: str, spec: RunSpec, configs) -> dict:
@@ -211,8 +211,8 @@ def run_one(study, root: str, spec: RunSpec, configs) -> dict:
     num = int(study.distance_samples)
     pixel = workdir_lib.cached_json(
         os.path.join(root, transfer_pairs.pair_dirname(spec.pair), "pixel_distances.json"),
-        lambda: distances.pixel_distances(workdir_lib.load_source(src_config),
-                                          workdir_lib.load_source(config), num=num))
+        lambda: distances.pixel_distances(workdir_lib.image_source(src_config),
+                                          workdir_lib.image_source(config), num=num))
 
     def encoding():
       a = np.load(os.path.join(sdir, "eval", "codes.npz"))["codes"]
@@ -294,7 +294,7 @@ def check_data(study, specs, configs) -> dict[str, str]:
         continue
       if ds not in seen:
         try:
-          workdir_lib.load_source(cfg)
+          workdir_lib.image_source(cfg)
           seen[ds] = ""
         except (FileNotFoundError, ValueError, OSError) as e:
           seen[ds] = (f"{ds} needs its original files ({e}) Put them under a "

@@ -63,7 +63,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
   Returns:
     (method, state) with the state on the host.
   """
-  source = source if source is not None else workdir_lib.load_source(config)
+  source = source if source is not None else workdir_lib.image_source(config)
   model = workdir_lib.build_model(config, source.image_shape)
   method = methods.get_method(config, model)
   method.check_source(source)
@@ -129,7 +129,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   Writes ``<workdir>/eval`` (JSON, PNG, Markdown; see dtransfer.evaluate) and
   returns the evaluation results.
   """
-  source = workdir_lib.load_source(config)
+  source = workdir_lib.image_source(config)
   method, state = train(config, workdir, source=source)
   return evaluate.evaluate_model(method, state, source, config,
                                  os.path.join(workdir, "eval"))

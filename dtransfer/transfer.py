@@ -96,8 +96,8 @@ def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> di
                      "directory of a trained source model (--config.transfer.source_workdir=...).")
   source_config = workdir_lib.read_config(source_dir)
   config = fine_tune_config(config, source_config)
-  target = workdir_lib.load_source(config)
-  source_shape = tuple(workdir_lib.load_source(source_config).image_shape)
+  target = workdir_lib.image_source(config)
+  source_shape = tuple(workdir_lib.image_source(source_config).image_shape)
   if source_shape != tuple(target.image_shape):
     raise ValueError(
         f"the source model in {source_dir} was trained on {source_config.data.name} "

@@ -5,7 +5,7 @@ checkpoints, cached JSON results), so none of them imports another for it:
 
   read_config(workdir)            the config a directory was trained with
   prepare_workdir(config, wd)     writes config.json, or refuses another experiment
-  load_source(config)             the ImageSource named by ``config.data``
+  image_source(config)             the ImageSource named by ``config.data``
   build_model(config, shape)      the network of ``config.model``
   load_trained(config, wd)        (model, state) of the newest checkpoint
   write_json / cached_json        atomic JSON, and "compute once, then read"
@@ -54,7 +54,7 @@ def cached_json(path: str, compute):
   return result
 
 
-def load_source(config):
+def image_source(config):
   """The ImageSource named by ``config.data``."""
   return datasets.get_dataset(config.data.name, source=config.data.source,
                               data_dir=config.data.data_dir or None,
@@ -122,7 +122,7 @@ def load_trained(config, workdir: str, image_shape=None):
         f"{workdir} holds no config.json, so it is not a dtransfer work directory; "
         "train there first with python -m launch.train --workdir=...")
   if image_shape is None:
-    image_shape = load_source(config).image_shape
+    image_shape = image_source(config).image_shape
   model = build_model(config, image_shape)
   target = methods.get_method(config, model).init(config.seed)
   checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
