@@ -5,7 +5,7 @@ checkpoints, cached JSON results), so none of them imports another for it:
 
   read_config(workdir)            the config a directory was trained with
   prepare_workdir(config, wd)     writes config.json, or refuses another experiment
-  image_source(config)             the ImageSource named by ``config.data``
+  image_source(config)            the ImageSource named by ``config.data``
   build_model(config, shape)      the network of ``config.model``
   load_trained(config, wd)        (model, state) of the newest checkpoint
   write_json / cached_json        atomic JSON, and "compute once, then read"
