@@ -9,7 +9,9 @@ setup(
                  "datasets, fine-tuning and the OMES metric, in JAX/Flax."),
     long_description=open("README.md").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["dtransfer", "dtransfer.*", "launch", "configs"]),
+    # Only the library is installed. configs/ and launch/ are used from a
+    # checkout (as in the flax examples): commands run from the repository root.
+    packages=find_packages(include=["dtransfer", "dtransfer.*"]),
     package_data={"dtransfer": ["datasets/**/*.tsv", "datasets/**/*.md", "datasets/**/*.bib",
                                 "datasets/**/*.txt", "datasets/**/dummy_data/*",
                                 "datasets/**/*.png", "datasets/**/*.npz"]},

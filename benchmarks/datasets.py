@@ -48,7 +48,7 @@ def bench_render(n: int, batch: int = 256) -> None:
 
 
 def bench_real_objects() -> None:
-  from dtransfer.datasets.real_objects import dataset as ro
+  from dtransfer.datasets.real_objects import original as ro
   src = ro.RealObjectsSource()
   t0 = time.perf_counter()
   src.images(np.arange(src.space.num_records))

@@ -32,7 +32,7 @@ def bench_dsprites(n: int = 20_000, batch: int = 256,
   """Prints and returns dSprites renderer and builder-read throughput."""
   # pylint: disable=g-import-not-at-top
   from dtransfer.datasets import dsprites
-  from dtransfer.datasets.dsprites import renderer, tfds_io, variants
+  from dtransfer.datasets.dsprites import dataset as dsprites_dataset, renderer, tfds_io, variants
   t0 = time.perf_counter()
   renderer.sprite_masks()
   warm = time.perf_counter() - t0
@@ -40,7 +40,7 @@ def bench_dsprites(n: int = 20_000, batch: int = 256,
   factors = renderer.SPACE.sample(rng, n)
   batches = [factors[s:s + batch] for s in range(0, n, batch)]
   render = _rate(renderer.render, batches)
-  noisy_src = variants.noisy_dsprites()
+  noisy_src = dsprites_dataset.noisy_dsprites()
   index = [rng.integers(0, noisy_src.space.num_records, batch)
            for _ in range(max(1, n // batch))]
   noisy = _rate(lambda i: noisy_src.images(i, rng), index)

@@ -121,24 +121,24 @@ class JaxContender:
                encode_batch):
     import jax
     from dtransfer import evaluate
+    from dtransfer import methods
     from dtransfer import models
-    from dtransfer import train as train_lib
     self.name = f"dtransfer {conv_impl}"
     c = _config(grad_clip_norm)
     model = models.get_model("dlib_conv", num_latents=10,
                              image_shape=(64, 64, channels),
                              conv_impl=conv_impl)
-    opt = train_lib.make_optimizer(c.optim)
-    self.state = train_lib.init_state(model, opt, 0)
-    self.step = train_lib.make_train_step(model, opt, c, "weak")
+    method = methods.get_method(c, model, "weak_vae")
+    self.state = method.init(0)
+    self.step = method.train_step()
     self.batch = jax.device_put({"x1": _images(batch, channels, 1),
                                  "x2": _images(batch, channels, 2),
                                  "label": np.zeros(batch, np.int32)})
     t = time.perf_counter()
     self.run(2)
     self.compile_s = time.perf_counter() - t
-    self.encoder = evaluate.make_encoder(model, encode_batch)
-    self.variables_of = train_lib.variables_of
+    self.encoder = evaluate.make_encoder(method, encode_batch)
+    self.variables_of = method.variables
     self.encode_images = _images(2 * encode_batch, channels, 3)
     self.encode(1)
 

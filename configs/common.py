@@ -45,7 +45,8 @@ def data_config(name: str, **kwargs) -> ml_collections.ConfigDict:
       "kwargs": ml_collections.ConfigDict(kwargs),  # dataset options, e.g. channels
       "k": 1,                   # factors changed per weak pair
       "pair_mode": "exact",     # exact: k factors, new values differ | dlib: 1 or k, may repeat
-      "prefetch": 2,            # batches prepared ahead by a background thread
+      "prefetch": 2,            # batches prepared ahead (grain's prefetch buffer)
+      "num_threads": 1,         # grain threads preparing them
   })
 
 
@@ -61,7 +62,8 @@ def base_config() -> ml_collections.ConfigDict:
       "beta_warmup_steps": 0,   # linear warm-up of beta from 0 (the authors')
       "kwargs": ml_collections.ConfigDict(),
   })
-  c.objective = "weak"          # weak (paired ELBO) | beta_vae
+  # The method (dtransfer/methods): weak_vae (paired ELBO) | beta_vae.
+  c.method = ml_collections.ConfigDict({"name": "weak_vae"})
   c.loss = ml_collections.ConfigDict({
       "aggregator": "labels",   # labels | argmax
       "averaging": "gvae",      # gvae | mlvae

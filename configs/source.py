@@ -87,7 +87,7 @@ def get_config(arg: str | None = None):
   a = common.parse_arg(arg, dataset="dsprites", preset="paper")
   c = common.base_config()
   c.data = common.data_config(a.dataset, **SOURCE_KWARGS.get(a.dataset, {}))
-  c.objective = "weak"
+  c.method.name = "weak_vae"
   paper = paper_settings(a.dataset)
   c.model.beta_warmup_steps = paper["beta_warmup_steps"]
   c.optim.weight_decay = paper["weight_decay"]

@@ -53,7 +53,7 @@ def get_config(arg: str | None = None):
   a = common.parse_arg(arg, dataset="noisy_dsprites", preset="paper")
   c = common.base_config()
   c.data = common.data_config(a.dataset)
-  c.objective = "beta_vae"
+  c.method.name = "beta_vae"
   c.model.beta_warmup_steps = 0
   c.train.num_steps = PAPER_FINETUNE_STEPS
   if a.preset == "paper":

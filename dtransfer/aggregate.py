@@ -2,7 +2,7 @@
 
 Why: each cell of the paper's tables pools the 20 source models of a pair
 (beta in {1, 2} x 10 seeds): the mean value before fine-tuning x100, then
-"(+mean(after - before) x100)" (reference notes §5, aggregation). We add the
+"(+mean(after - before) x100)" (the paper's table format). We add the
 standard deviation across models and the number of models behind each cell.
 
   records = collect(root)                  # one dict per completed run
@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from dtransfer import report
+from dtransfer import results as results_lib
 
 # Table rows: (label, how to read per-factor values, how to read "All").
 # "All" is the metric's own whole-representation number (for GBT: the mean over
@@ -36,23 +36,11 @@ METRIC_ROWS = ("GBT", "GBT pruned", "MES", "OS", "OMES", "DCI", "MIG")
 ALL = "All"
 
 
-def _get(results, *path):
-  cur = results
-  for p in path:
-    if not isinstance(cur, dict) or p not in cur:
-      return None
-    cur = cur[p]
-  return cur
+_get = results_lib.get
 
 
 def _omes_all(results, alpha):
-  grid = _get(results, "omes", "grid", "avg")
-  if not isinstance(grid, dict):
-    return None
-  try:
-    return grid[report._alpha_key(grid, alpha)]  # pylint: disable=protected-access
-  except KeyError:
-    return None
+  return results_lib.omes_at(results, alpha, "avg")
 
 
 def metric_values(results: dict, num_factors: int) -> dict[str, list]:

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dtransfer.data import pairs
+
 
 def _sq_dists(a, b):
   """Pairwise squared Euclidean distances, clipped at 0 against rounding."""
@@ -144,8 +146,6 @@ def encoding_distances(source_codes, target_codes, num: int = 2000) -> dict:
 def pixel_distances(source, target, num: int = 500, seed: int = 0,
                     size: int = 16) -> dict:
   """Distances between seeded image samples of two ImageSources, in pixel space."""
-  from dtransfer.data import pairs  # pylint: disable=g-import-not-at-top
-
   def sample(src):
     _, batches = pairs.sample_dataset(src, num, seed, batch_size=num)
     return pixel_features(np.concatenate(list(batches())), size)

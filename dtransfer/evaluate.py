@@ -19,10 +19,16 @@ import time
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
+from dtransfer import methods
+from dtransfer import results as results_lib
+from dtransfer import metrics
 from dtransfer import sharding
+from dtransfer import workdir as workdir_lib
 from dtransfer.data import pairs
+from dtransfer.metrics import plots
 
 
 # One jitted function per model (and batch size / mesh): evaluations of the
@@ -45,18 +51,20 @@ def say(stage: str, message: str) -> None:
     print(f"[{stage}] {message}", flush=True)
 
 
-def make_encoder(model, batch_size: int = 512, mesh=None):
+def make_encoder(method, batch_size: int = 512, mesh=None):
+  """Jitted ``encode(variables, uint8 images) -> representations`` of a method (cached)."""
   mesh = sharding.data_mesh() if mesh is None else mesh
-  return _cached("encoder", model, lambda: _make_encoder(model, batch_size, mesh),
-                 batch_size, mesh)   # Meshes compare by devices and axes
+  return _cached("encoder", method.model, lambda: _make_encoder(method, batch_size, mesh),
+                 batch_size, mesh, type(method).encode)  # Meshes compare by devices and axes
 
 
-def _make_encoder(model, batch_size: int = 512, mesh=None):
-  """Jitted ``encode(variables, uint8 images) -> posterior means`` (NumPy).
+def _make_encoder(method, batch_size: int = 512, mesh=None):
+  """Jitted ``encode(variables, uint8 images) -> representations`` (NumPy).
 
-  Chunks of ``batch_size`` images (rounded up to a multiple of the device
-  count; the last chunk is zero-padded so one compiled shape serves every
-  call) are split over the 'data' mesh axis as in training, with the
+  The representation is the method's (``method.encode``: a VAE's posterior
+  mean). Chunks of ``batch_size`` images (rounded up to a multiple of the
+  device count; the last chunk is zero-padded so one compiled shape serves
+  every call) are split over the 'data' mesh axis as in training, with the
   variables replicated, so evaluation uses every device. With several
   processes each one passes the same images and uploads only its own rows;
   the codes come back replicated to every process.
@@ -66,8 +74,7 @@ def _make_encoder(model, batch_size: int = 512, mesh=None):
 
   @functools.partial(jax.jit, out_shardings=replicated)
   def _encode(variables, x):
-    mean, _, _ = model.encode(variables, x.astype(jnp.float32) / 255.0, train=False)
-    return mean
+    return method.encode(variables, x.astype(jnp.float32) / 255.0)
 
   def encode(variables, images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
@@ -95,11 +102,11 @@ def to_pixels(model, out) -> jnp.ndarray:
   return jnp.clip(jnp.tanh(out) / 2 + 0.5, 0.0, 1.0)
 
 
-def encode_sample(model, variables, source, num: int, seed: int = 0,
+def encode_sample(method, variables, source, num: int, seed: int = 0,
                   batch_size: int = 512, stage: str = "eval"):
   """(codes [num, D], factors [num, K]) for a seeded uniform sample of the source."""
   factors, batches = pairs.sample_dataset(source, num, seed, batch_size=4096)
-  encode = make_encoder(model, batch_size)
+  encode = make_encoder(method, batch_size)
   start, done, out = time.perf_counter(), 0, []
   for imgs in batches():
     out.append(encode(variables, imgs))
@@ -169,19 +176,6 @@ def reconstructions(model, variables, images: np.ndarray) -> np.ndarray:
   return _grid(np.concatenate([np.asarray(x), np.asarray(rec)]), 2, len(images))
 
 
-def _headline(results: dict) -> list[tuple[str, float]]:
-  """The numbers worth a table: OMES (alpha 0.5, avg), OS, MES, accuracies, ..."""
-  rows = []
-  for name, value in results.items():
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-      rows.append((name, float(value)))
-    elif isinstance(value, dict):
-      for k, v in value.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-          rows.append((f"{name}.{k}", float(v)))
-  return rows
-
-
 def _jsonable(x):
   if isinstance(x, dict):
     return {str(k): _jsonable(v) for k, v in x.items()}
@@ -196,8 +190,6 @@ def _jsonable(x):
 def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
                    title: str = "") -> dict:
   """Runs ``config.eval.metrics`` on codes and writes results.json, association.png, summary.md."""
-  from dtransfer import metrics  # pylint: disable=g-import-not-at-top
-  from dtransfer.metrics import plots  # pylint: disable=g-import-not-at-top
   os.makedirs(outdir, exist_ok=True)
   stage = title or "eval"
   names = list(config.eval.metrics)
@@ -219,16 +211,18 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
                                    factor_names=factor_names, title=title or None)
   with open(os.path.join(outdir, "summary.md"), "w") as f:
     f.write(f"# {title or 'Evaluation'}\n\n| metric | value |\n|---|---|\n")
-    for name, value in _headline(results):
+    for name, value in results_lib.scalars(results):
       f.write(f"| {name} | {value:.4f} |\n")
   return results
 
 
-def evaluate_model(model, variables, source, config, outdir: str, title: str = "") -> dict:
-  """Encodes ``config.eval.num_samples`` images of ``source`` and evaluates them."""
+def evaluate_model(method, state, source, config, outdir: str, title: str = "") -> dict:
+  """Encodes ``config.eval.num_samples`` images of ``source`` with ``method``'s
+  representation at ``state`` and evaluates them."""
   os.makedirs(outdir, exist_ok=True)
   started = time.perf_counter()
-  codes, factors = encode_sample(model, variables, source, config.eval.num_samples,
+  model, variables = method.model, method.variables(state)
+  codes, factors = encode_sample(method, variables, source, config.eval.num_samples,
                                  seed=config.eval.seed, batch_size=config.eval.batch_size,
                                  stage=title or "eval")
   results = evaluate_codes(codes, factors, config, outdir, source.space.names, title)
@@ -251,26 +245,28 @@ def evaluate_model(model, variables, source, config, outdir: str, title: str = "
 def evaluate_workdir(workdir: str, outdir: str, *, metrics=None, dataset: str | None = None,
                      num_samples: int | None = None, metric_kwargs=None) -> dict:
   """Evaluates the newest checkpoint of a work directory (optionally on another dataset)."""
-  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
-  config = train_lib.read_config(workdir)
-  trained_shape = tuple(train_lib.load_source(config).image_shape)
+  config = workdir_lib.read_config(workdir)
+  trained_shape = tuple(workdir_lib.image_source(config).image_shape)
   if dataset:
     config.data.name = dataset
     config.data.kwargs = {}
-  source = train_lib.load_source(config)
+  source = workdir_lib.image_source(config)
   if tuple(source.image_shape) != trained_shape:
     raise ValueError(f"the model in {workdir} takes images of shape {trained_shape}, "
                      f"dataset {config.data.name} gives {tuple(source.image_shape)}.")
   _override_eval(config, metrics, num_samples, metric_kwargs)
-  model, state = train_lib.load_trained(config, workdir, image_shape=trained_shape)
-  return evaluate_model(model, train_lib.variables_of(state), source, config, outdir,
+  model, state = workdir_lib.load_trained(config, workdir, image_shape=trained_shape)
+  return evaluate_model(methods.get_method(config, model), state, source, config, outdir,
                         title=f"{workdir} on {config.data.name}")
 
 
-def evaluate_saved_codes(path: str, outdir: str, *, metrics=None, metric_kwargs=None,
-                         seed: int = 0) -> dict:
-  """Evaluates codes saved as .npz with arrays ``codes`` [N, D] and ``factors`` [N, K]."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
+def evaluate_saved_codes(path: str, outdir: str, eval_config, *, metrics=None,
+                         metric_kwargs=None, seed: int = 0) -> dict:
+  """Evaluates codes saved as .npz with arrays ``codes`` [N, D] and ``factors`` [N, K].
+
+  ``eval_config`` is an experiment's ``eval`` block (e.g. configs/common.py's
+  ``base_config().eval``); ``metrics``, ``metric_kwargs`` and ``seed`` override it.
+  """
   try:
     data = np.load(path, allow_pickle=False)
     codes, factors = data["codes"], data["factors"]
@@ -280,8 +276,7 @@ def evaluate_saved_codes(path: str, outdir: str, *, metrics=None, metric_kwargs=
     raise ValueError(f"{path} is not a readable .npz with arrays 'codes' [N, D] and "
                      f"'factors' [N, K] ({e}).") from None
   names = list(data["factor_names"]) if "factor_names" in data else None
-  from configs import common  # pylint: disable=g-import-not-at-top
-  config = common.base_config()
+  config = ml_collections.ConfigDict({"eval": eval_config.to_dict()})
   config.eval.seed = seed
   _override_eval(config, metrics, None, metric_kwargs)
   return evaluate_codes(codes, factors, config, outdir, names, title=os.path.basename(path))

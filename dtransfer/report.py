@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import math
 
-
-def _alpha_key(grid: dict, alpha: float):
-  for k in grid:
-    if abs(float(k) - alpha) < 1e-9:
-      return k
-  raise KeyError(alpha)
+from dtransfer.results import alpha_key
 
 
 # (metric, result-key prefix, label): downstream accuracies worth showing.
@@ -27,10 +22,10 @@ def headline(results: dict) -> dict[str, float]:
   omes = results.get("omes")
   if isinstance(omes, dict) and "grid" in omes:
     avg, mx = omes["grid"]["avg"], omes["grid"]["max"]
-    out["OMES (a=0.5, avg)"] = avg[_alpha_key(avg, 0.5)]
-    out["OS (a=1, avg)"] = avg[_alpha_key(avg, 1.0)]
-    out["MES (a=0, avg)"] = avg[_alpha_key(avg, 0.0)]
-    out["OMES (a=0.5, max)"] = mx[_alpha_key(mx, 0.5)]
+    out["OMES (a=0.5, avg)"] = avg[alpha_key(avg, 0.5)]
+    out["OS (a=1, avg)"] = avg[alpha_key(avg, 1.0)]
+    out["MES (a=0, avg)"] = avg[alpha_key(avg, 0.0)]
+    out["OMES (a=0.5, max)"] = mx[alpha_key(mx, 0.5)]
   for name, key, label in _ACCURACIES:
     r = results.get(name)
     if isinstance(r, dict) and r.get(f"{key}mean_test_accuracy") is not None:

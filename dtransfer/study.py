@@ -1,7 +1,11 @@
 """Studies: many (pair, beta, seed) transfer runs, expanded, skipped, resumed, scheduled.
 
 Why: a paper table pools 20 source models per (source, target) pair; a study
-is the list of runs behind such tables (configs/study.py). Layout under a root:
+is the list of runs behind such tables (configs/study.py). The per-run
+configs come from the caller: ``configs`` is any object with
+``source_config(study, dataset, beta, seed)`` and ``target_config(study, pair,
+beta, seed, source_workdir)`` (launch.sweep passes the module configs/study.py),
+so the library does not import the config files. Layout under a root:
 
   <root>/study.json                          the study config (sweep workers read it)
   <root>/sources/<dataset>_beta<b>_seed<s>/  a weak source training, shared by every
@@ -18,7 +22,7 @@ is the list of runs behind such tables (configs/study.py). Layout under a root:
 
 A unit of work is a source training (``sources/...``) or a run (``<pair>/...``);
 both are idempotent: finished stages are cached in JSON files written
-atomically (dtransfer.pipeline.cached_json), training resumes from its last
+atomically (dtransfer.workdir.cached_json), training resumes from its last
 checkpoint, and a file lock keeps two processes off the same work directory.
 """
 
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
+import functools
 import json
 import logging
 import os
@@ -33,7 +39,14 @@ import subprocess
 import sys
 import time
 
-from configs import study as study_cfg
+import ml_collections
+import numpy as np
+
+from dtransfer import distances
+from dtransfer import train as train_lib
+from dtransfer import transfer as transfer_lib
+from dtransfer import transfer_pairs
+from dtransfer import workdir as workdir_lib
 
 DONE = "done.json"
 
@@ -53,7 +66,7 @@ class RunSpec:
 
   @property
   def id(self) -> str:
-    return (f"{study_cfg.pair_dirname(self.pair)}/"
+    return (f"{transfer_pairs.pair_dirname(self.pair)}/"
             f"{self.source}_beta{self.beta:g}_seed{self.seed}")
 
 
@@ -65,8 +78,8 @@ def expand(study) -> list[RunSpec]:
                      f"{list(study.seeds)}).")
   out = []
   for name in study.pairs:
-    key = study_cfg.pair_key(name)
-    src, tgt, _ = study_cfg.PAIRS[key]
+    key = transfer_pairs.pair_key(name)
+    src, tgt, _ = transfer_pairs.PAIRS[key]
     out += [RunSpec(key, src, tgt, float(b), int(s))
             for b in study.betas for s in study.seeds]
   return out
@@ -115,12 +128,8 @@ def units(root: str, specs) -> list[tuple[str, tuple[str, ...]]]:
 # Study files.
 
 def write_json(path: str, obj) -> None:
-  """Writes JSON atomically (temporary file + rename)."""
-  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=1, sort_keys=True)
-  os.replace(tmp, path)
+  """Writes a study file atomically (dtransfer.workdir.write_json), sorted keys."""
+  workdir_lib.write_json(path, obj, indent=1, sort_keys=True)
 
 
 def save_study(study, root: str) -> str:
@@ -131,7 +140,6 @@ def save_study(study, root: str) -> str:
 
 def load_study(root: str):
   """The study config a sweep stored in ``root``."""
-  import ml_collections  # pylint: disable=g-import-not-at-top
   path = os.path.join(root, "study.json")
   if not os.path.exists(path):
     raise FileNotFoundError(
@@ -145,7 +153,6 @@ def load_study(root: str):
 @contextlib.contextmanager
 def locked(path: str):
   """An exclusive lock on ``path`` (released when the process dies, e.g. killed)."""
-  import fcntl  # pylint: disable=g-import-not-at-top
   os.makedirs(os.path.dirname(path), exist_ok=True)
   with open(path, "a") as f:
     try:
@@ -163,41 +170,34 @@ def locked(path: str):
 # Running one unit.
 
 def _factor_names(config) -> list[str]:
-  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
-  return list(train_lib.load_source(config).space.names)
+  return list(workdir_lib.image_source(config).space.names)
 
 
-def run_source(study, root: str, spec: RunSpec) -> dict:
+def run_source(study, root: str, spec: RunSpec, configs) -> dict:
   """Trains and evaluates the source model of ``spec`` unless already done."""
-  from dtransfer import pipeline  # pylint: disable=g-import-not-at-top
-  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
   sdir = source_dir(root, spec)
   marker = os.path.join(sdir, DONE)
   if os.path.exists(marker):
     return _read(marker)
-  config = study_cfg.source_config(study, spec.source, spec.beta, spec.seed)
+  config = configs.source_config(study, spec.source, spec.beta, spec.seed)
   with locked(sdir + ".lock"):
-    return pipeline.cached_json(marker, lambda: {
+    return workdir_lib.cached_json(marker, lambda: {
         "source_id": spec.source_id, "dataset": spec.source, "beta": spec.beta,
         "seed": spec.seed, "factor_names": _factor_names(config),
         "results": train_lib.train_and_evaluate(config, sdir)})
 
 
-def run_one(study, root: str, spec: RunSpec) -> dict:
+def run_one(study, root: str, spec: RunSpec, configs) -> dict:
   """Source (if needed), transfer, fine-tuning, evaluations and distances of one run."""
-  from dtransfer import distances  # pylint: disable=g-import-not-at-top
-  from dtransfer import pipeline  # pylint: disable=g-import-not-at-top
-  from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
-  from dtransfer import transfer as transfer_lib  # pylint: disable=g-import-not-at-top
   rdir = run_dir(root, spec)
   marker = os.path.join(rdir, DONE)
   if os.path.exists(marker):
     return _read(marker)
   started = time.time()
-  run_source(study, root, spec)
+  run_source(study, root, spec, configs)
   sdir = source_dir(root, spec)
-  src_config = study_cfg.source_config(study, spec.source, spec.beta, spec.seed)
-  config = study_cfg.target_config(study, spec.pair, spec.beta, spec.seed, sdir)
+  src_config = configs.source_config(study, spec.source, spec.beta, spec.seed)
+  config = configs.target_config(study, spec.pair, spec.beta, spec.seed, sdir)
   with locked(rdir + ".lock"):
     if os.path.exists(marker):
       return _read(marker)
@@ -205,22 +205,21 @@ def run_one(study, root: str, spec: RunSpec) -> dict:
         "run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
         "source_config": src_config.to_dict(), "finetune_config": config.to_dict()})
     _link(os.path.relpath(sdir, rdir), os.path.join(rdir, "source"))
-    pipeline.cached_json(
+    workdir_lib.cached_json(
         os.path.join(rdir, "transfer_eval.json"),
         lambda: transfer_lib.transfer_and_evaluate(config, os.path.join(rdir, "transfer")))
     num = int(study.distance_samples)
-    pixel = pipeline.cached_json(
-        os.path.join(root, study_cfg.pair_dirname(spec.pair), "pixel_distances.json"),
-        lambda: distances.pixel_distances(train_lib.load_source(src_config),
-                                          train_lib.load_source(config), num=num))
+    pixel = workdir_lib.cached_json(
+        os.path.join(root, transfer_pairs.pair_dirname(spec.pair), "pixel_distances.json"),
+        lambda: distances.pixel_distances(workdir_lib.image_source(src_config),
+                                          workdir_lib.image_source(config), num=num))
 
     def encoding():
-      import numpy as np  # pylint: disable=g-import-not-at-top
       a = np.load(os.path.join(sdir, "eval", "codes.npz"))["codes"]
       b = np.load(os.path.join(rdir, "transfer", "before", "codes.npz"))["codes"]
       return {"encoding": distances.encoding_distances(a, b, num=max(num, 2))}
 
-    dist = pipeline.cached_json(os.path.join(rdir, "encoding_distances.json"), encoding)
+    dist = workdir_lib.cached_json(os.path.join(rdir, "encoding_distances.json"), encoding)
     write_json(os.path.join(rdir, "distances.json"), {**dist, "pixel": pixel})
     meta = {"run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
             "factor_names": _factor_names(config),
@@ -243,28 +242,30 @@ def _read(path):
     return json.load(f)
 
 
-def run_unit(study, root: str, unit_id: str) -> dict:
+def run_unit(study, root: str, unit_id: str, configs) -> dict:
   """Runs the unit named ``unit_id`` (a source id or a run id) of the study."""
   specs = expand(study)
   for s in specs:
     if s.id == unit_id:
-      return run_one(study, root, s)
+      return run_one(study, root, s, configs)
   for s in specs:
     if s.source_id == unit_id:
-      return run_source(study, root, s)
+      return run_source(study, root, s, configs)
   known = sorted({s.id for s in specs} | {s.source_id for s in specs})
   raise ValueError(f"'{unit_id}' is not a run of this study; known ids: "
                    f"{known[:8]}{' ...' if len(known) > 8 else ''}.")
 
 
-def run_pending(study, root: str, specs, runner=None, echo=print) -> list[str]:
+def run_pending(study, root: str, specs, runner=None, echo=print,
+                configs=None) -> list[str]:
   """Runs the incomplete runs of ``specs`` one after the other, in this process.
 
+  ``runner(study, root, spec)`` runs one (default: ``run_one`` with ``configs``).
   A failing run is reported and the others go on; returns the failed run ids.
   An interruption (KeyboardInterrupt, a kill) stops everything: running the
   same sweep again resumes where it stopped.
   """
-  runner = runner or run_one
+  runner = runner or functools.partial(run_one, configs=configs)
   pending = status(root, specs)["pending"]
   failed = []
   for i, s in enumerate(pending):
@@ -281,20 +282,19 @@ def run_pending(study, root: str, specs, runner=None, echo=print) -> list[str]:
 # ----------------------------------------------------------------------------
 # Data availability.
 
-def check_data(study, specs) -> dict[str, str]:
+def check_data(study, specs, configs) -> dict[str, str]:
   """{pair: why it cannot run} for pairs whose files are missing (none: all fine)."""
   problems, seen = {}, {}
   for s in specs:
     if s.pair in problems:
       continue
     for ds in (s.source, s.target):
-      cfg = study_cfg.source_config(study, ds, 1.0, 0)
+      cfg = configs.source_config(study, ds, 1.0, 0)
       if cfg.data.source == "procedural":
         continue
       if ds not in seen:
-        from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
         try:
-          train_lib.load_source(cfg)
+          workdir_lib.image_source(cfg)
           seen[ds] = ""
         except (FileNotFoundError, ValueError, OSError) as e:
           seen[ds] = (f"{ds} needs its original files ({e}) Put them under a "

@@ -23,19 +23,15 @@ import os
 import numpy as np
 
 from dtransfer import aggregate
+from dtransfer.metrics import plots
+from dtransfer import study as study_lib
+from dtransfer import transfer_pairs
 
 BAR_METRICS = ("GBT", "GBT pruned", "MES", "OS")
 
 
-def _plt():
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg", force=False)
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  return plt
-
-
 def _save(fig, path):
-  plt = _plt()
+  plt = plots.pyplot()
   try:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -58,7 +54,7 @@ def association_figure(records, path: str, title: str) -> str | None:
       return None
     mats[stage] = np.mean(ss, 0)
   names = list(records[0]["factor_names"])
-  plt = _plt()
+  plt = plots.pyplot()
   d, k = mats["before"].shape
   fig, axes = plt.subplots(1, 2, figsize=(2.2 + 1.6 * k, 1.2 + 0.42 * d))
   for ax, stage in zip(axes, ("before", "after")):
@@ -83,7 +79,7 @@ def association_figure(records, path: str, title: str) -> str | None:
 
 def factor_figure(cells, pair: str, path: str, title: str) -> str | None:
   """Per metric a panel: per factor (and All) before/after bars with std error bars."""
-  plt = _plt()
+  plt = plots.pyplot()
   mine = {(c["metric"], c["factor"]): c for c in cells if c["pair"] == pair}
   factors = [f for (_, f) in mine if f != aggregate.ALL]
   factors = list(dict.fromkeys(factors)) + [aggregate.ALL]
@@ -109,7 +105,7 @@ def factor_figure(cells, pair: str, path: str, title: str) -> str | None:
 
 
 def correlation_figure(names, matrix, n: int, path: str) -> str:
-  plt = _plt()
+  plt = plots.pyplot()
   k = len(names)
   fig, ax = plt.subplots(figsize=(1.5 + 0.55 * k, 1.2 + 0.5 * k))
   im = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
@@ -129,7 +125,7 @@ def distance_figure(rows, path: str) -> str | None:
   keys = sorted({k for r in rows for k in r if k.endswith(("mmd2", "frechet"))})
   if not keys or not rows:
     return None
-  plt = _plt()
+  plt = plots.pyplot()
   fig, axes = plt.subplots(2, len(keys), squeeze=False,
                            figsize=(0.6 + 2.6 * len(keys), 5.0))
   for col, key in enumerate(keys):
@@ -189,8 +185,6 @@ def _slug(pair) -> str:
 
 def write_report(root: str, study=None, outdir: str | None = None) -> str:
   """Writes ``<root>/report/`` from the completed runs; returns report.md's path."""
-  from configs import study as study_cfg  # pylint: disable=g-import-not-at-top
-  from dtransfer import study as study_lib  # pylint: disable=g-import-not-at-top
   outdir = outdir or os.path.join(root, "report")
   os.makedirs(outdir, exist_ok=True)
   specs = study_lib.expand(study) if study is not None else None
@@ -245,7 +239,7 @@ def write_report(root: str, study=None, outdir: str | None = None) -> str:
     for pair, recs in by_pair.items():
       title = aggregate.pair_title(pair, recs[0]["source"], recs[0]["target"])
       lines += [aggregate.markdown_tables([c for c in cells if c["pair"] == pair]), ""]
-      note = study_cfg.PAIRS.get(str(pair), (None, None, ""))[2]
+      note = transfer_pairs.PAIRS.get(str(pair), (None, None, ""))[2]
       models = ", ".join(f"beta {r['beta']:g} seed {r['seed']}" for r in recs)
       lines += [f"{note}. Models: {models}.", ""]
       notes = _warning_notes(recs)

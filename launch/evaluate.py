@@ -10,6 +10,7 @@ Writes results.json, association.png (with OMES) and summary.md to --output_dir.
 from absl import app
 from absl import flags
 
+from configs import common
 from dtransfer import evaluate
 from dtransfer import runtime
 
@@ -35,8 +36,9 @@ def main(argv):
       raise app.UsageError(f"unknown metrics {unknown}; choose from {sorted(metrics.METRICS)}.")
   out = OUTPUT_DIR.value
   if CODES.value:
-    results = evaluate.evaluate_saved_codes(CODES.value, out or "eval_cli", metrics=METRICS.value,
-                                            seed=SEED.value)
+    results = evaluate.evaluate_saved_codes(CODES.value, out or "eval_cli",
+                                            common.base_config().eval,
+                                            metrics=METRICS.value, seed=SEED.value)
   else:
     results = evaluate.evaluate_workdir(WORKDIR.value, out or f"{WORKDIR.value}/eval_cli",
                                         metrics=METRICS.value, dataset=DATASET.value,

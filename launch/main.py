@@ -7,7 +7,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from dtransfer import pipeline
+from dtransfer import main_job
 from launch import common
 
 CONFIG = config_flags.DEFINE_config_file("config", "configs/main_job.py",
@@ -16,7 +16,7 @@ flags.mark_flags_as_required(["workdir"])
 
 
 def run(config, workdir):
-  pipeline.run_main_job(config, workdir)
+  main_job.run_main_job(config, workdir)
   print(f"report: {workdir}/report.md")
 
 

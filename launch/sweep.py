@@ -21,6 +21,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from configs import study as study_cfg
+
 STUDY = config_flags.DEFINE_config_file(
     "study", None, "Study config, e.g. configs/study.py:quick; default: the "
     "study.json stored in --root by an earlier sweep.", lock_config=False)
@@ -67,10 +69,10 @@ def main(argv):
   if ONLY.value:
     # A worker keeps the default SIGTERM (exit at once): everything it has
     # finished is already on disk (atomic checkpoints and JSON markers).
-    study_lib.run_unit(study, root, ONLY.value)
+    study_lib.run_unit(study, root, ONLY.value, study_cfg)
     return
   specs = study_lib.expand(study)
-  problems = study_lib.check_data(study, specs)
+  problems = study_lib.check_data(study, specs, study_cfg)
   if problems:
     text = "\n".join(f"  pair {p}: {why}" for p, why in problems.items())
     if not SKIP_UNAVAILABLE.value:
@@ -93,7 +95,7 @@ def main(argv):
     return
   failed = []
   if PARALLEL.value <= 1:
-    failed = study_lib.run_pending(study, root, specs,
+    failed = study_lib.run_pending(study, root, specs, configs=study_cfg,
                                    echo=lambda m: print(m, file=sys.stderr))
   else:
     # This process only coordinates: on SIGTERM it stops its workers first.

@@ -12,7 +12,7 @@ from PIL import Image
 
 from dtransfer import datasets
 from dtransfer.datasets import _image_ops as ops
-from dtransfer.datasets.coil100 import dataset as coil
+from dtransfer.datasets.coil100 import original as coil
 
 _DUMMY = os.path.join(os.path.dirname(coil.__file__), "dtransfer_coil100",
                       "dummy_data")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, "tests", "distributed_worker.py")
@@ -34,6 +35,7 @@ def _assert_close(a, b):
     np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_four_devices_and_two_processes_match_one_device(tmp_path):
   one = str(tmp_path / "one")
   four = str(tmp_path / "four")

@@ -14,6 +14,7 @@ from dtransfer.datasets import dsprites
 from dtransfer.datasets.dsprites import original
 from dtransfer.datasets.dsprites import renderer
 from dtransfer.datasets.dsprites import tfds_io
+from dtransfer.datasets.dsprites import dataset as dsprites_dataset
 from dtransfer.datasets.dsprites import variants
 
 _DUMMY_DIR = os.path.join(os.path.dirname(renderer.__file__),
@@ -99,7 +100,7 @@ class BuilderTest(absltest.TestCase):
     rng = lambda: np.random.default_rng(9)
     np.testing.assert_array_equal(
         noisy.images(idx, rng()),
-        variants.noisy_dsprites(factor_sizes=_GRID).images(idx, rng()))
+        dsprites_dataset.noisy_dsprites(factor_sizes=_GRID).images(idx, rng()))
 
   def test_color_procedural_matches_registry(self):
     sizes = (3, 3, 1, 2, 2, 4)

@@ -11,6 +11,7 @@ import numpy as np
 from dtransfer import datasets
 from dtransfer.datasets.dsprites import original
 from dtransfer.datasets.dsprites import renderer
+from dtransfer.datasets.dsprites import dataset as dsprites_dataset
 from dtransfer.datasets.dsprites import variants
 
 _DUMMY_DIR = os.path.join(os.path.dirname(renderer.__file__),
@@ -55,7 +56,7 @@ class RendererTest(absltest.TestCase):
       np.testing.assert_array_equal(img[2 * s], img[2 * s + 1])
 
   def test_record_i_has_factors_unravel_i(self):
-    src = variants.dsprites()
+    src = dsprites_dataset.dsprites()
     idx = np.random.default_rng(0).integers(0, 737_280, 64)
     idx[:3] = [0, 1, 737_279]
     f = np.stack(np.unravel_index(idx, (3, 6, 40, 32, 32)), -1)
@@ -74,7 +75,7 @@ class RendererTest(absltest.TestCase):
     self.assertEqual(img.dtype, np.uint8)
     self.assertTrue(set(np.unique(img)) <= {0, 1})
     self.assertTrue(np.all(img.reshape(500, -1).sum(1) > 20))
-    src = variants.dsprites()
+    src = dsprites_dataset.dsprites()
     self.assertEqual(src.image_shape, (64, 64, 1))
     self.assertTrue(set(np.unique(src.images(np.arange(50)))) <= {0, 255})
 
@@ -157,13 +158,13 @@ class VariantsTest(absltest.TestCase):
       self.assertEqual(img.dtype, np.uint8)
 
   def test_white_three_channels(self):
-    img = variants.dsprites(channels=3).images(np.arange(20))
+    img = dsprites_dataset.dsprites(channels=3).images(np.arange(20))
     self.assertEqual(img.shape, (20, 64, 64, 3))
     np.testing.assert_array_equal(img[..., 0], img[..., 2])
     self.assertTrue(set(np.unique(img)) <= {0, 255})
 
   def test_noisy(self):
-    src = variants.noisy_dsprites()
+    src = dsprites_dataset.noisy_dsprites()
     idx = np.arange(100, 140)
     img = src.images(idx, np.random.default_rng(3))
     mask = renderer.render(src.space.factors(idx)).astype(bool)
@@ -181,7 +182,7 @@ class VariantsTest(absltest.TestCase):
     self.assertFalse(np.array_equal(src.images(idx, rng), src.images(idx, rng)))
 
   def test_color_factor(self):
-    src = variants.color_dsprites()
+    src = dsprites_dataset.color_dsprites()
     self.assertEqual(src.space.names, ("color", "shape", "scale",
                                        "orientation", "posX", "posY"))
     self.assertEqual(src.space.num_records, 5_160_960)
@@ -201,7 +202,7 @@ class VariantsTest(absltest.TestCase):
                                   renderer.SPACE.index(f[:, 1:]))
 
   def test_color_dlib(self):
-    src = variants.color_dsprites_dlib()
+    src = dsprites_dataset.color_dsprites_dlib()
     idx = np.arange(0, 4000, 100)
     img = src.images(idx, np.random.default_rng(0))
     mask = renderer.render(src.space.factors(idx)).astype(bool)
@@ -214,7 +215,7 @@ class VariantsTest(absltest.TestCase):
     np.testing.assert_array_equal(img, src.images(idx, np.random.default_rng(0)))
 
   def test_noisy_color(self):
-    src = variants.noisy_color_dsprites()
+    src = dsprites_dataset.noisy_color_dsprites()
     f = np.array([[c, 0, 5, 0, 16, 16] for c in range(7)])
     img = src.images(src.space.index(f), np.random.default_rng(1))
     mask = renderer.render(f[:, 1:]).astype(bool)
@@ -226,9 +227,9 @@ class VariantsTest(absltest.TestCase):
     self.assertAlmostEqual(bg.mean() / 254, 0.5, delta=0.02)
 
   def test_reduced_grid(self):
-    src = variants.color_dsprites(factor_sizes=(2, 3, 2, 4, 4, 4))
+    src = dsprites_dataset.color_dsprites(factor_sizes=(2, 3, 2, 4, 4, 4))
     self.assertEqual(src.space.sizes, (2, 3, 2, 4, 4, 4))
-    full = variants.color_dsprites()
+    full = dsprites_dataset.color_dsprites()
     f = src.space.factors(np.arange(src.space.num_records))
     maps = [renderer.subgrid_indices(n, s) for n, s in
             zip(full.space.sizes, src.space.sizes)]
@@ -238,13 +239,13 @@ class VariantsTest(absltest.TestCase):
     np.testing.assert_array_equal(renderer.subgrid_indices(40, 4),
                                   [0, 10, 20, 30])
     with self.assertRaisesRegex(ValueError, "one size per factor"):
-      variants.dsprites(factor_sizes=(3, 2))
+      dsprites_dataset.dsprites(factor_sizes=(3, 2))
 
   def test_bad_arguments(self):
     with self.assertRaisesRegex(ValueError, "unknown source"):
-      variants.dsprites(source="web")
+      dsprites_dataset.dsprites(source="web")
     with self.assertRaisesRegex(TypeError, "Generator"):
-      variants.noisy_dsprites().images([0], rng=3)
+      dsprites_dataset.noisy_dsprites().images([0], rng=3)
 
 
 class OriginalReaderTest(absltest.TestCase):
@@ -263,7 +264,7 @@ class OriginalReaderTest(absltest.TestCase):
     np.testing.assert_array_equal(
         header.labels, np.stack(np.unravel_index(np.arange(144),
                                                  (3, 2, 2, 3, 4)), -1))
-    src = variants.dsprites(source="original", data_dir=_DUMMY_DIR)
+    src = dsprites_dataset.dsprites(source="original", data_dir=_DUMMY_DIR)
     self.assertEqual(src.space.sizes, (3, 2, 2, 3, 4))
     img = src.images(np.arange(144))
     self.assertEqual(img.shape, (144, 64, 64, 1))
@@ -272,7 +273,7 @@ class OriginalReaderTest(absltest.TestCase):
     # The authors' layout <data_dir>/dsprites/<file> is found too.
     os.makedirs(os.path.join(self.tmp, "dsprites"))
     shutil.copy(_DUMMY, os.path.join(self.tmp, "dsprites"))
-    color = variants.color_dsprites(source="original", data_dir=self.tmp)
+    color = dsprites_dataset.color_dsprites(source="original", data_dir=self.tmp)
     self.assertEqual(color.space.sizes, (7, 3, 2, 2, 3, 4))
     np.testing.assert_array_equal(
         color.images([144 * 3 + 10])[0, ..., 0] > 0, raw["imgs"][10] > 0)
@@ -285,10 +286,10 @@ class OriginalReaderTest(absltest.TestCase):
 
   def test_missing_file(self):
     with self.assertRaisesRegex(FileNotFoundError, original.FILENAME) as e:
-      variants.dsprites(source="original", data_dir=self.tmp)
+      dsprites_dataset.dsprites(source="original", data_dir=self.tmp)
     self.assertIn(original.URL, str(e.exception))
     with self.assertRaisesRegex(FileNotFoundError, "needs data_dir"):
-      variants.dsprites(source="original")
+      dsprites_dataset.dsprites(source="original")
 
   def _write(self, **arrays) -> str:
     path = os.path.join(self.tmp, original.FILENAME)
@@ -304,7 +305,7 @@ class OriginalReaderTest(absltest.TestCase):
                                 "cannot be read as an npz"):
       original.read_header(path)
     with self.assertRaisesRegex(original.OriginalFileError, "download"):
-      variants.dsprites(source="original", data_dir=self.tmp)
+      dsprites_dataset.dsprites(source="original", data_dir=self.tmp)
     self._write(images=raw["imgs"], latents_classes=raw["latents_classes"],
                 latents_values=raw["latents_values"])
     with self.assertRaisesRegex(original.OriginalFileError, "no 'imgs'"):

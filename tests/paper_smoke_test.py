@@ -82,9 +82,9 @@ def test_every_paper_pair_trains_transfers_and_fine_tunes(tmp_path, compilation_
   s = smoke_study(tmp_path)
   specs = study.expand(s)
   assert len(specs) == 16
-  assert study.check_data(s, specs) == {}
+  assert study.check_data(s, specs, study_cfg) == {}
   root = str(tmp_path / "study")
-  failed = study.run_pending(s, root, specs, echo=print)
+  failed = study.run_pending(s, root, specs, echo=print, configs=study_cfg)
   assert failed == []
   for spec in specs:
     rdir = study.run_dir(root, spec)

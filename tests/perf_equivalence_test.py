@@ -56,6 +56,7 @@ def test_s2d_takes_its_path_only_where_it_applies():
   assert not s2d_conv.supported((2, 2), (2, 2), ((-1, 0), (0, 0)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hw,k,cin,cout,padding", [
     ((16, 12), 4, 3, 5, "SAME"),   # non-square; output-shift S (c4 > cout)
     ((15, 17), 4, 8, 40, "SAME"),  # odd sizes, asymmetric pads; input shift
@@ -92,6 +93,7 @@ def test_auto_is_s2d_on_cpu_and_native_elsewhere():
   assert models.get_model("dlib_conv").encoder.conv_impl == "auto"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,channels", [("dlib_conv", 1), ("dapueto", 3)])
 def test_fast_models_equal_native_paired_elbo_and_gradients(name, channels):
   shape = (64, 64, channels)
@@ -140,17 +142,20 @@ if processes > 1:
   jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}",
                              num_processes=processes, process_id=pid)
 import numpy as np
-from dtransfer import evaluate, models, sharding
+from configs import source as source_cfg
+from dtransfer import evaluate, methods, models, sharding
 model = models.get_model("dlib_conv", num_latents=10, image_shape=(64, 64, 1))
 variables = model.init(jax.random.PRNGKey(0))
 images = np.random.default_rng(0).integers(0, 256, (37, 64, 64, 1), np.uint8)
-codes = evaluate.make_encoder(model, batch_size=16)(variables, images)
+method = methods.get_method(source_cfg.get_config("dsprites,tiny"), model)
+codes = evaluate.make_encoder(method, batch_size=16)(variables, images)
 mean, _, _ = model.encode(variables, images.astype(np.float32) / 255.0)
 print("mesh", sharding.data_mesh().size, "codes", codes.shape,
       "maxdiff", float(np.max(np.abs(codes - np.asarray(mean)))))
 """
 
 
+@pytest.mark.slow
 def test_encoding_is_sharded_over_the_data_mesh_and_unchanged():
   import os  # pylint: disable=g-import-not-at-top
   import socket  # pylint: disable=g-import-not-at-top

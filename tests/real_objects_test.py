@@ -9,7 +9,7 @@ import numpy as np
 
 from dtransfer import datasets
 from dtransfer.datasets import _image_ops
-from dtransfer.datasets.real_objects import dataset as ro
+from dtransfer.datasets.real_objects import original as ro
 
 
 class RealObjectsTest(absltest.TestCase):

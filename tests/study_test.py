@@ -48,13 +48,13 @@ def test_quick_study_is_offline_with_a_real_image_target():
   for p in s.pairs:
     src, tgt, _ = study_cfg.PAIRS[p]
     assert not study_cfg.needs_originals(src) and not study_cfg.needs_originals(tgt)
-  assert study.check_data(s, study.expand(s)) == {}
+  assert study.check_data(s, study.expand(s), study_cfg) == {}
   assert study_cfg.source_config(s, "dsprites", 1.0, 0).train.num_steps < 1000
 
 
 def test_pairs_needing_original_files_say_so():
   s = study_cfg.get_config("tiny,pairs=3+6")
-  problems = study.check_data(s, study.expand(s))
+  problems = study.check_data(s, study.expand(s), study_cfg)
   assert list(problems) == ["3"]
   assert "coil100_augmented needs its original files" in problems["3"]
   assert "--study.data_dir" in problems["3"]
@@ -197,12 +197,13 @@ def test_emit_commands_lists_one_command_per_pending_run(tmp_path):
 # ----------------------------------------------------------------------------
 # One real run on the tiny preset.
 
+@pytest.mark.slow
 def test_real_tiny_run_end_to_end(tmp_path):
   root = str(tmp_path)
   s = study_cfg.get_config("tiny,pairs=6")
   s.metrics = ["omes", "gbt"]
   spec = study.expand(s)[0]
-  meta = study.run_one(s, root, spec)
+  meta = study.run_one(s, root, spec, study_cfg)
   rdir = study.run_dir(root, spec)
   for f in ("done.json", "run.json", "distances.json", "transfer/before/results.json",
             "transfer/after/eval/results.json", "transfer/after/config.json",
@@ -211,6 +212,6 @@ def test_real_tiny_run_end_to_end(tmp_path):
   dist = json.load(open(os.path.join(rdir, "distances.json")))
   assert dist["encoding"]["mmd2"] >= 0 and dist["pixel"]["frechet"] >= 0
   assert meta["factor_names"] == ["shape", "scale", "orientation", "posX", "posY"]
-  assert study.run_one(s, root, spec) == meta          # done: nothing re-run
+  assert study.run_one(s, root, spec, study_cfg) == meta          # done: nothing re-run
   rec, = aggregate.collect(root)
   assert rec["pair"] == "6" and "gbt" in rec["after"]

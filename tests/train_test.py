@@ -9,7 +9,10 @@ import pytest
 
 from configs import source as source_cfg
 from dtransfer import checkpoint
+from dtransfer import losses
+from dtransfer import methods
 from dtransfer import train as train_lib
+from dtransfer import workdir
 from dtransfer.data import pairs
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.sources import ArraySource
@@ -39,19 +42,25 @@ def tiny_config(**overrides):
   return c
 
 
-def test_train_step_compiles_once():
+@pytest.mark.slow
+def test_train_step_compiles_once(monkeypatch):
+  # The loss is Python code run only while jax traces the step: counting its
+  # calls counts traces (hence compilations) through public behaviour.
+  traces = []
+  forward = losses.paired_elbo_forward
+  monkeypatch.setattr(losses, "paired_elbo_forward",
+                      lambda *a, **k: traces.append(1) or forward(*a, **k))
   c = tiny_config()
   src = blob_source()
-  model = train_lib.build_model(c, src.image_shape)
-  opt = train_lib.make_optimizer(c.optim)
-  state = train_lib.init_state(model, opt, 0)
-  step = train_lib.make_train_step(model, opt, c, "weak")
+  method = methods.get_method(c, workdir.build_model(c, src.image_shape))
+  state = method.init(0)
+  step = method.train_step()
   batches = pairs.WeakPairBatches(src, 4, seed=0)
   for i in range(3):
     b = batches[i]
     state, m = step(state, {k: b[k] for k in ("x1", "x2", "label")})
   assert int(state["step"]) == 3
-  assert step._cache_size() == 1
+  assert len(traces) == 1, f"the step was traced {len(traces)} times"
   assert np.isfinite(float(m["loss"]))
 
 
@@ -60,6 +69,7 @@ def _leaves_close(a, b):
     np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted(tmp_path):
   c = tiny_config(num_steps=4)
   src = blob_source()
@@ -76,6 +86,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
   assert all("steps_per_sec" in l and "loss" in l for l in lines)
 
 
+@pytest.mark.slow
 def test_workdir_of_another_experiment_is_refused(tmp_path):
   src = blob_source()
   train_lib.train(tiny_config(num_steps=1), str(tmp_path), source=src)
@@ -85,6 +96,7 @@ def test_workdir_of_another_experiment_is_refused(tmp_path):
   train_lib.train(tiny_config(num_steps=2), str(tmp_path), source=src)
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_falls_back_then_fails_clearly(tmp_path):
   src = blob_source()
   c = tiny_config(num_steps=2)
@@ -98,15 +110,16 @@ def test_corrupt_checkpoint_falls_back_then_fails_clearly(tmp_path):
         with open(os.path.join(root, f), "wb") as fh:
           fh.write(b"garbage")
   corrupt(2)
-  _, state = train_lib.load_trained(c, str(tmp_path), image_shape=src.image_shape)
+  _, state = workdir.load_trained(c, str(tmp_path), image_shape=src.image_shape)
   assert int(state["step"]) == 1
   corrupt(1)
   with pytest.raises(checkpoint.CheckpointError, match="no readable checkpoint"):
-    train_lib.load_trained(c, str(tmp_path), image_shape=src.image_shape)
+    workdir.load_trained(c, str(tmp_path), image_shape=src.image_shape)
   with pytest.raises(FileNotFoundError, match="not a dtransfer work directory"):
-    train_lib.load_trained(c, str(tmp_path / "nowhere"), image_shape=src.image_shape)
+    workdir.load_trained(c, str(tmp_path / "nowhere"), image_shape=src.image_shape)
 
 
+@pytest.mark.slow
 def test_nan_guard_stops_with_a_clear_error(tmp_path):
   c = tiny_config(num_steps=3, **{"optim.learning_rate": 1e30, "optim.grad_clip_norm": 0.0})
   with pytest.raises(FloatingPointError, match="non-finite"):

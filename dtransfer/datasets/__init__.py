@@ -14,11 +14,11 @@ import importlib
 
 # name -> "module:function". Add new datasets here.
 _FACTORIES = {
-    "dsprites": "dtransfer.datasets.dsprites.variants:dsprites",
-    "noisy_dsprites": "dtransfer.datasets.dsprites.variants:noisy_dsprites",
-    "color_dsprites": "dtransfer.datasets.dsprites.variants:color_dsprites",
-    "color_dsprites_dlib": "dtransfer.datasets.dsprites.variants:color_dsprites_dlib",
-    "noisy_color_dsprites": "dtransfer.datasets.dsprites.variants:noisy_color_dsprites",
+    "dsprites": "dtransfer.datasets.dsprites.dataset:dsprites",
+    "noisy_dsprites": "dtransfer.datasets.dsprites.dataset:noisy_dsprites",
+    "color_dsprites": "dtransfer.datasets.dsprites.dataset:color_dsprites",
+    "color_dsprites_dlib": "dtransfer.datasets.dsprites.dataset:color_dsprites_dlib",
+    "noisy_color_dsprites": "dtransfer.datasets.dsprites.dataset:noisy_color_dsprites",
     "shapes3d": "dtransfer.datasets.shapes3d.dataset:shapes3d",
     "real_objects": "dtransfer.datasets.real_objects.dataset:real_objects",
     "coil100_augmented": "dtransfer.datasets.coil100.dataset:coil100_augmented",

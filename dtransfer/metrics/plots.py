@@ -8,6 +8,15 @@ from typing import Sequence
 import numpy as np
 
 
+def pyplot():
+  """matplotlib.pyplot on the Agg backend, imported on first use (figures are
+  drawn on machines without a display, and importing matplotlib is slow)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg", force=False)
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
 def save_association_heatmap(s, path: str,
                              factor_names: Sequence[str] | None = None,
                              title: str | None = None) -> str:
@@ -25,10 +34,7 @@ def save_association_heatmap(s, path: str,
   Returns:
     The path written.
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg", force=False)
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-
+  plt = pyplot()
   s = np.asarray(s, dtype=np.float64)
   if s.ndim != 2:
     raise ValueError(f"save_association_heatmap: S must be [D, K], got shape "

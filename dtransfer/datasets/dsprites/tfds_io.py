@@ -89,7 +89,7 @@ def build(config: str = "white", data_dir=None, *, manual_dir=None,
       (default ``<data_dir>/downloads/manual``); if the file is not there it
       is downloaded from original.URL.
     download_dir: TFDS download cache (default ``<data_dir>/downloads``).
-    factor_sizes: an optional reduced grid (see variants.make).
+    factor_sizes: an optional reduced grid (see dataset.make).
     register_checksums: write the downloaded file's size and sha256 into the
       builder's checksums.tsv (needs a writable source checkout).
 

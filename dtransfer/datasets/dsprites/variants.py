@@ -1,4 +1,6 @@
-"""dSprites variants as ImageSources: the registry factories.
+"""dSprites variants: the formulas that turn a sprite mask into each variant's image.
+
+The registry factories that build them as ImageSources are in ``dataset``.
 
 Every variant is a binary sprite mask (from the renderer, the original npz or
 a prepared TFDS builder) turned into a uint8 image by one formula:
@@ -18,8 +20,8 @@ factory (registry name)       image                                       C
 ``uint8(.)`` truncates, as the authors' ``(255 * x).astype(uint8)``; so noise
 pixels are uniform on {0, ..., 254} and are drawn as such (the distribution of
 ``floor(255 * u)``, without the float round trip). The noisy-colour background is the
-explicit noise ``u`` decided by the SPEC (the authors' code wraps ``-u`` to
-``uint8``).
+explicit noise ``u``, a choice of this project (the authors' code wraps ``-u`` to
+``uint8``, which is not uniform noise; README, "Differences from the reference code").
 
 Stochastic variants (noisy, colour-dlib) draw fresh noise or colours on every
 ``images()`` call from the ``rng`` they are given, as the authors and
@@ -32,13 +34,11 @@ batch is split over hosts.
 
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.row_rng import RowStreams
-from dtransfer.data.sources import ArraySource, RenderedSource, TransformedSource
 from dtransfer.datasets.dsprites import renderer
 
 VARIANTS = ("white", "noisy", "color", "color_dlib", "noisy_color")
@@ -46,7 +46,7 @@ SOURCES = ("procedural", "tfds", "original")
 DEFAULT_SEED = 0
 
 # The authors' Color-dSprites palette: white plus seaborn.husl_palette(6,
-# h=.1, s=.7, l=.7) (reference notes, section 4.1).
+# h=.1, s=.7, l=.7), the values of the authors' Color-dSprites loader.
 OBJECT_COLORS = np.array([
     [1.0, 1.0, 1.0],
     [0.9096, 0.5883, 0.3658],
@@ -151,123 +151,3 @@ def apply_variant(variant: str, masks: np.ndarray, factors: np.ndarray,
 def _noise(rng, n: int) -> np.ndarray:
   """floor(255 * U[0,1)) per pixel and channel: uniform on {0, ..., 254}."""
   return as_rng(rng).integers(0, 255, size=(n, 64, 64, 3), dtype=np.uint8)
-
-
-def _procedural_masks(sizes=None) -> RenderedSource:
-  """The renderer as a 1-channel 0/1 mask source over the (sub-)grid."""
-  space, maps = renderer.subgrid(renderer.SPACE, sizes)
-  if sizes is None:
-    render = renderer.render
-  else:
-    render = lambda f: renderer.render(renderer.to_full(f, maps))
-  return RenderedSource(render, space, (64, 64, 1))
-
-
-def _original_masks(data_dir, sizes=None, check_md5: bool = True) -> ArraySource:
-  """The original npz in memory (3 GB for the full file) as a mask source."""
-  from dtransfer.datasets.dsprites import original  # pylint: disable=g-import-not-at-top
-  header, imgs = original.load(original.find(data_dir), check_md5=check_md5)
-  space = header.space
-  if sizes is not None:
-    space, maps = renderer.subgrid(header.space, sizes)
-    keep = header.space.index(
-        renderer.to_full(space.factors(np.arange(space.num_records)), maps))
-    imgs = imgs[keep]
-  return ArraySource(imgs[..., None], space)
-
-
-def _wrap(variant: str, base, color_size=None, channels: int = 1):
-  """A variant source over a mask source (prepends the colour factor)."""
-  extra, color_map = None, None
-  if has_color_factor(variant):
-    extra, maps = renderer.subgrid(COLOR_SPACE, None if color_size is None
-                                   else (color_size,))
-    color_map = maps[0]
-  fn = functools.partial(_transform, variant, channels, color_map)
-  return TransformedSource(base, fn, extra=extra,
-                           image_shape=(64, 64, num_channels(variant, channels)))
-
-
-def _transform(variant, channels, color_map, base, factors, rng):
-  return apply_variant(variant, base, factors, rng, channels=channels,
-                       color_map=color_map)
-
-
-def make(variant: str, source: str = "procedural", data_dir=None, *,
-         channels: int = 1, factor_sizes=None, tfds_base: str = "procedural",
-         baked: bool = True, check_md5: bool = True):
-  """Builds any dSprites variant source (the factories below call this).
-
-  Args:
-    variant: one of VARIANTS.
-    source: "procedural" (offline renderer), "original" (DeepMind's npz under
-      data_dir, held in memory) or "tfds" (a prepared dtransfer_dsprites
-      builder under data_dir).
-    data_dir: folder of the npz ("original") or of prepared datasets ("tfds").
-    channels: 1 or 3, white variant only.
-    factor_sizes: a reduced grid, one size per factor of the variant (colour
-      first for colour variants); each factor keeps evenly spread values
-      (renderer.subgrid_indices). None: the full grid.
-    tfds_base: which prepared config "tfds" reads: built from "procedural"
-      renders or from the "original" file.
-    baked: "tfds" only. True: read the variant's own config, whose noise or
-      colours were drawn once per record at build time. False: read the
-      "white" config and apply the variant on the fly (fresh noise per access,
-      as the authors do).
-    check_md5: "original" only; verify the full file's md5.
-
-  Returns:
-    An ImageSource with uint8 images in [0, 255].
-  """
-  _check_variant(variant)
-  if source not in SOURCES:
-    raise ValueError(f"unknown source '{source}' for dSprites; choose one of "
-                     f"{SOURCES}.")
-  color_size, sprite_sizes = split_sizes(variant, factor_sizes)
-  if source == "procedural":
-    return _wrap(variant, _procedural_masks(sprite_sizes), color_size, channels)
-  if source == "original":
-    return _wrap(variant, _original_masks(data_dir, sprite_sizes, check_md5),
-                 color_size, channels)
-  from dtransfer.datasets.dsprites import tfds_io  # pylint: disable=g-import-not-at-top
-  if baked and variant != "white":
-    return tfds_io.open_source(
-        tfds_io.config_name(variant, tfds_base, factor_sizes), data_dir)
-  white = tfds_io.open_source(
-      tfds_io.config_name("white", tfds_base, sprite_sizes), data_dir)
-  if variant == "white" and channels == 1:
-    return white
-  return _wrap(variant, white, color_size, channels)
-
-
-def dsprites(source: str = "procedural", data_dir=None, *, channels: int = 1,
-             **kw):
-  """dSprites: white sprite on black, 5 factors, 1 channel (3 with channels=3,
-  the authors' white 3-channel source)."""
-  return make("white", source, data_dir, channels=channels, **kw)
-
-
-def noisy_dsprites(source: str = "procedural", data_dir=None, **kw):
-  """Noisy-dSprites: white sprite on fresh uniform noise, 5 factors, 3 channels.
-
-  Noise comes from the ``rng`` passed to ``images()`` (DEFAULT_SEED if None).
-  """
-  return make("noisy", source, data_dir, **kw)
-
-
-def color_dsprites(source: str = "procedural", data_dir=None, **kw):
-  """Color-dSprites (authors): colour is a 7-valued factor prepended to the
-  space (color, shape, scale, orientation, posX, posY): 5,160,960 records."""
-  return make("color", source, data_dir, **kw)
-
-
-def color_dsprites_dlib(source: str = "procedural", data_dir=None, **kw):
-  """disentanglement_lib Color-dSprites: 5 factors, a random colour
-  U(0.5, 1)^3 per image drawn from the ``rng`` of ``images()``."""
-  return make("color_dlib", source, data_dir, **kw)
-
-
-def noisy_color_dsprites(source: str = "procedural", data_dir=None, **kw):
-  """Noisy-Color-dSprites: colour factor as Color-dSprites; sprite = colour,
-  background = fresh uniform noise U[0,1) per pixel and channel."""
-  return make("noisy_color", source, data_dir, **kw)

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from dtransfer.datasets import _builder_utils as bu
-from dtransfer.datasets.coil100 import dataset
+from dtransfer.datasets.coil100 import original
 
 
 @dataclasses.dataclass
@@ -32,11 +32,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                     description="Otsu-binarised silhouettes, 3 channels."),
   ]
   DEFAULT_CONFIG_NAME = "augmented"
-  MANUAL_DOWNLOAD_INSTRUCTIONS = dataset.INSTRUCTIONS
+  MANUAL_DOWNLOAD_INSTRUCTIONS = original.INSTRUCTIONS
 
   def _info(self):
-    feats = {"image": bu.image_feature(dataset.IMAGE_SHAPE)}
-    feats.update(bu.label_features(dataset.FACTOR_NAMES, dataset.FACTOR_SIZES))
+    feats = {"image": bu.image_feature(original.IMAGE_SHAPE)}
+    feats.update(bu.label_features(original.FACTOR_NAMES, original.FACTOR_SIZES))
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict(feats),
         homepage="https://www.cs.columbia.edu/CAVE/software/softlib/coil-100.php",
@@ -45,27 +45,27 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     mdir = bu.manual_dir(dl_manager)
-    if mdir is not None and (mdir / dataset.ZIP_NAME).exists():
-      path = mdir / dataset.ZIP_NAME
-      bu.verify_file(path, dataset.ZIP_BYTES, dataset.ZIP_SHA256, dataset.URL)
+    if mdir is not None and (mdir / original.ZIP_NAME).exists():
+      path = mdir / original.ZIP_NAME
+      bu.verify_file(path, original.ZIP_BYTES, original.ZIP_SHA256, original.URL)
     else:
       try:
-        path = dl_manager.download(dataset.URL)
+        path = dl_manager.download(original.URL)
       except Exception as e:  # offline, HTTP, checksum: same fix
         try:
-          bu.manual_file(dl_manager, dataset.ZIP_NAME, dataset.INSTRUCTIONS)
+          bu.manual_file(dl_manager, original.ZIP_NAME, original.INSTRUCTIONS)
         except FileNotFoundError as missing:
-          raise FileNotFoundError(f"could not download {dataset.URL} "
+          raise FileNotFoundError(f"could not download {original.URL} "
                                   f"({type(e).__name__}: {e}) and {missing}") from e
         raise
     return {"train": self._generate_examples(path)}
 
   def _generate_examples(self, path):
-    src = dataset.ZipCoil100Source(path, binary=self.builder_config.binary,
+    src = original.ZipCoil100Source(path, binary=self.builder_config.binary,
                                    cache_size=4)
     sp = src.space
-    full = dataset.SPACE
-    block = len(dataset.ROTATIONS) * len(dataset.SCALES)  # one (obj, pose)
+    full = original.SPACE
+    block = len(original.ROTATIONS) * len(original.SCALES)  # one (obj, pose)
     for start in range(0, sp.num_records, block):
       idx = np.arange(start, start + block)
       f = src.factors(idx)
@@ -78,7 +78,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "label_object": o, "label_pose": p, "label_rotation": r,
             "label_scale": s,
             "value_object": np.float32(o + 1),
-            "value_pose": np.float32(dataset.POSES[p]),
-            "value_rotation": np.float32(dataset.ROTATIONS[r]),
-            "value_scale": np.float32(dataset.SCALES[s]),
+            "value_pose": np.float32(original.POSES[p]),
+            "value_rotation": np.float32(original.ROTATIONS[r]),
+            "value_scale": np.float32(original.SCALES[s]),
         }

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from dtransfer.datasets import _builder_utils as bu
-from dtransfer.datasets.real_objects import dataset
+from dtransfer.datasets.real_objects import original
 
 FACTOR_NAMES = ("object", "rotation", "scale")
 
@@ -22,8 +22,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "14 scikit-image photo crops (PD/CC0)."}
 
   def _info(self):
-    sp = dataset.space()
-    feats = {"image": bu.image_feature(dataset.IMAGE_SHAPE)}
+    sp = original.space()
+    feats = {"image": bu.image_feature(original.IMAGE_SHAPE)}
     feats.update(bu.label_features(FACTOR_NAMES, sp.sizes))
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict(feats),
@@ -36,10 +36,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return {"train": self._generate_examples()}
 
   def _generate_examples(self):
-    src = dataset.RealObjectsSource()
+    src = original.RealObjectsSource()
     sp = src.space
-    values = (np.arange(sp.sizes[0], dtype=np.float32), dataset.ROTATIONS,
-              dataset.SCALES)
+    values = (np.arange(sp.sizes[0], dtype=np.float32), original.ROTATIONS,
+              original.SCALES)
     for start in range(0, sp.num_records, 512):
       idx = np.arange(start, min(start + 512, sp.num_records))
       imgs = src.images(idx)

@@ -5,13 +5,13 @@ import os
 
 import pytest
 
-from configs import main_job
-from dtransfer import pipeline
+from configs import main_job as main_job_cfg
+from dtransfer import main_job
 from dtransfer import transfer
 
 
 def tiny_main_config():
-  c = main_job.get_config("tiny")
+  c = main_job_cfg.get_config("tiny")
   for part in (c.source, c.target):
     part.train.num_steps = 2
     part.train.batch_size = 4
@@ -19,9 +19,10 @@ def tiny_main_config():
   return c
 
 
+@pytest.mark.slow
 def test_main_job_end_to_end_on_tiny_config(tmp_path):
   c = tiny_main_config()
-  out = pipeline.run_main_job(c, str(tmp_path))
+  out = main_job.run_main_job(c, str(tmp_path))
   assert set(out) == {"source", "untrained", "before", "after"}
   for r in out.values():
     assert 0.0 <= r["omes"]["omes"] <= 1.0
@@ -38,7 +39,7 @@ def test_main_job_end_to_end_on_tiny_config(tmp_path):
   assert set(timings) == {"source training + evaluation", "untrained baseline evaluation",
                           "transfer: before, fine-tuning, after"}
   # re-running finds everything done
-  again = pipeline.run_main_job(c, str(tmp_path))
+  again = main_job.run_main_job(c, str(tmp_path))
   assert json.dumps(again["after"], sort_keys=True) == json.dumps(out["after"], sort_keys=True)
 
 
@@ -58,7 +59,7 @@ def test_fine_tuning_keeps_its_own_beta_and_seed_unless_asked():
   tgt.model.beta, tgt.seed = 4.0, 3
   tuned = transfer.fine_tune_config(tgt, src)
   assert (tuned.model.beta, tuned.seed, tuned.model.num_latents) == (4.0, 3, 12)
-  assert tuned.objective == "beta_vae"
+  assert tuned.method.name == "beta_vae"
   tgt.transfer.reference_overrides = True
   tuned = transfer.fine_tune_config(tgt, src)
   assert (tuned.model.beta, tuned.seed) == (1.0, 0)

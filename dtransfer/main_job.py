@@ -17,28 +17,11 @@ import time
 import ml_collections
 
 from dtransfer import evaluate
+from dtransfer import methods
 from dtransfer import report
 from dtransfer import train as train_lib
 from dtransfer import transfer as transfer_lib
-
-
-def cached_json(path: str, compute):
-  """Returns the JSON at ``path``, or computes and stores it (atomically: a killed
-  job never leaves a half-written file that would pass for a finished stage)."""
-  if os.path.exists(path):
-    with open(path) as f:
-      return json.load(f)
-  result = compute()
-  write_json(path, result)
-  return result
-
-
-def write_json(path: str, obj, indent=None) -> None:
-  """Writes JSON atomically (temporary file + rename)."""
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    json.dump(obj, f, indent=indent)
-  os.replace(tmp, path)
+from dtransfer import workdir as workdir_lib
 
 
 class StageTimer:
@@ -58,13 +41,13 @@ class StageTimer:
   def run(self, stage: str, path: str, compute):
     if os.path.exists(path):
       print(f"[main] {stage}: already done ({path}), skipped", flush=True)
-      return cached_json(path, compute)
+      return workdir_lib.cached_json(path, compute)
     print(f"[main] {stage}: started", flush=True)
     start = time.perf_counter()
-    result = cached_json(path, compute)
+    result = workdir_lib.cached_json(path, compute)
     self.seconds[stage] = round(time.perf_counter() - start, 1)
     print(f"[main] {stage}: done in {self.seconds[stage]:.1f} s", flush=True)
-    write_json(self.path, self.seconds, indent=1)
+    workdir_lib.write_json(self.path, self.seconds, indent=1)
     return result
 
   def table(self, workdir: str) -> str:
@@ -89,7 +72,7 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   os.makedirs(workdir, exist_ok=True)
   src_cfg, tgt_cfg = config.source, ml_collections.ConfigDict(config.target.to_dict())
   src_dir = os.path.join(workdir, "source")
-  source = train_lib.load_source(src_cfg)
+  source = workdir_lib.image_source(src_cfg)
   timer = StageTimer(workdir)
 
   def train_source():
@@ -99,9 +82,8 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
                       os.path.join(workdir, "source_eval.json"), train_source)
 
   def untrained():
-    model = train_lib.build_model(src_cfg, source.image_shape)
-    state = train_lib.init_state(model, train_lib.make_optimizer(src_cfg.optim, src_cfg.train.num_steps), src_cfg.seed)
-    return evaluate.evaluate_model(model, train_lib.variables_of(state), source, src_cfg,
+    method = methods.get_method(src_cfg, workdir_lib.build_model(src_cfg, source.image_shape))
+    return evaluate.evaluate_model(method, method.init(src_cfg.seed), source, src_cfg,
                                    os.path.join(workdir, "source_untrained"),
                                    title="untrained network")
 
@@ -112,7 +94,7 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "transfer: before, fine-tuning, after", os.path.join(workdir, "transfer_eval.json"),
       lambda: transfer_lib.transfer_and_evaluate(tgt_cfg, os.path.join(workdir, "transfer")))
   write_report(workdir, src_cfg, tgt_cfg, source.space.names,
-               train_lib.load_source(tgt_cfg).space.names, trained, baseline, moved,
+               workdir_lib.image_source(tgt_cfg).space.names, trained, baseline, moved,
                timings=timer.table(workdir))
   return {"source": trained, "untrained": baseline, **moved}
 

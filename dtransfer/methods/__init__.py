@@ -1,0 +1,77 @@
+"""Representation-learning methods, chosen by name (``config.method.name``).
+
+A method is everything about *how* a representation is learned; the rest of
+dtransfer (the train loop, evaluation, transfer, the work directory) knows
+only this interface (``base.Method``):
+
+  init(seed)             the training state: a pytree dict with an int32
+                         ``step`` and whatever else the method needs, e.g.
+                         ``params``, ``model_state`` and any number of optax
+                         states (one per optimiser, each in its own entry).
+  batches(source, shard) the host batches, a random-access sequence
+                         (``__len__``/``__getitem__``, a pure function of the
+                         index): weak pairs, single images, or anything else.
+  device_batch(batch)    the arrays of a host batch that go to the devices.
+  train_step()           the jitted ``(state, batch) -> (state, metrics)``;
+                         ``metrics`` holds ``loss`` and ``finite`` (a step with
+                         a non-finite loss or gradient leaves the state as it
+                         was, so the last good state can be saved).
+  variables(state)       the model variables (for evaluation and figures).
+  encode(variables, x)   images (float, [0, 1]) -> the representation scored
+                         by the metrics (inside jit).
+  export(state)          the parts that move to a target dataset.
+  FINE_TUNE              the name of the method that fine-tunes on a target,
+  init_from(parts)       and, on that method, its state built from ``export``.
+
+The train loop only runs ``train_step`` over ``batches`` from ``state['step']``,
+logs ``metrics``, guards against NaN and checkpoints ``state``; so
+
+* a GAN-style method with two players keeps ``params = {"gen", "disc"}`` and
+  ``opt_state = {"gen": ..., "disc": ...}`` (two optax states) and updates both
+  inside its one ``train_step`` (discriminator, then generator);
+* a VAE with two alternating objectives (the cycle-consistent VAE: a forward
+  cycle updating encoder and decoder, a reverse cycle updating the encoder
+  only with its own Adam state) keeps ``opt_state = {"forward": ...,
+  "reverse": ...}`` and applies both updates in its ``train_step`` (or one of
+  them per step, chosen with ``lax.cond`` on ``state['step']``);
+
+neither needs a special case in training, evaluation or checkpointing, since
+all of them treat the state as an opaque pytree.
+
+To add a method: subclass ``base.Method`` in a module of this package and add
+its name to ``METHODS`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# name -> "module:class"; imported on first use.
+METHODS = {
+    "weak_vae": "dtransfer.methods.vae:WeakVAE",
+    "beta_vae": "dtransfer.methods.vae:BetaVAE",
+}
+# Older names (``config.objective`` before ``config.method``).
+ALIASES = {"weak": "weak_vae"}
+
+
+def method_name(config) -> str:
+  """The method a config asks for: ``method.name``, else the legacy ``objective``."""
+  if "method" in config and config.method.get("name"):
+    name = config.method.name
+  else:
+    name = config.get("objective", "weak_vae")
+  return ALIASES.get(name, name)
+
+
+def get_class(name: str):
+  name = ALIASES.get(name, name)
+  if name not in METHODS:
+    raise ValueError(f"unknown method '{name}'; choose one of {sorted(METHODS)}.")
+  module, cls = METHODS[name].split(":")
+  return getattr(importlib.import_module(module), cls)
+
+
+def get_method(config, model, name: str | None = None):
+  """The method of ``config`` (or ``name``) for ``model``."""
+  return get_class(name or method_name(config))(config, model)

@@ -1,0 +1,58 @@
+"""The method interface (see the package docstring) and the NaN guard it shares."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+class Method:
+  """What a representation-learning method supplies. Subclasses fill it in.
+
+  ``config`` is the run's config; ``model`` the network built from
+  ``config.model`` for the dataset's image shape.
+  """
+
+  name = ""
+  FINE_TUNE = ""   # the method that fine-tunes this one's export on a target
+
+  def __init__(self, config, model):
+    self.config, self.model = config, model
+
+  # State ------------------------------------------------------------------
+  def init(self, seed: int) -> dict:
+    raise NotImplementedError
+
+  def variables(self, state) -> dict:
+    raise NotImplementedError
+
+  # Data -------------------------------------------------------------------
+  def check_source(self, source) -> None:
+    """Raises ValueError when ``source`` cannot train this method."""
+
+  def batches(self, source, shard: tuple[int, int]):
+    raise NotImplementedError
+
+  def device_batch(self, batch: dict) -> dict:
+    raise NotImplementedError
+
+  # Training ---------------------------------------------------------------
+  def train_step(self):
+    raise NotImplementedError
+
+  # Evaluation -------------------------------------------------------------
+  def encode(self, variables, x):
+    raise NotImplementedError
+
+  # Transfer ---------------------------------------------------------------
+  def export(self, state) -> dict:
+    raise NotImplementedError
+
+  def init_from(self, parts: dict) -> dict:
+    raise NotImplementedError(f"method '{self.name}' cannot start from another "
+                              "method's parts.")
+
+
+def keep_if_finite(finite, new, old):
+  """``new`` where ``finite``, else ``old``, leaf by leaf (the NaN guard)."""
+  return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
