@@ -73,9 +73,8 @@ def main():
   import jax.numpy as jnp
   from configs import source as source_cfg
   from dtransfer import datasets
-  from dtransfer import losses
+  from dtransfer import methods
   from dtransfer import models
-  from dtransfer import train as train_lib
   from dtransfer.data import pairs
 
   rows = 2 * args.batch
@@ -94,9 +93,9 @@ def main():
   c.loss.aggregator = "argmax"
   model = models.get_model("dlib_conv", num_latents=10,
                            image_shape=(64, 64, args.channels))
-  opt = train_lib.make_optimizer(c.optim, c.train.num_steps)
-  state = train_lib.init_state(model, opt, 0)
-  variables = train_lib.variables_of(state)
+  method = methods.get_method(c, model, "weak_vae")
+  state = method.init(0)
+  variables = method.variables(state)
   images = lambda s: (rng.random((args.batch, 64, 64, args.channels)) > .5).astype(np.uint8) * 255
   batch = {"x1": jnp.asarray(images(1)), "x2": jnp.asarray(images(2)),
            "label": jnp.zeros(args.batch, jnp.int32)}
@@ -106,7 +105,7 @@ def main():
   enc_g = jax.jit(jax.grad(lambda p, x: jnp.sum(model.encode({"params": p}, x, train=False)[0] ** 2)))
   dec = jax.jit(lambda v, z: model.decode(v, z))
   dec_g = jax.jit(jax.grad(lambda p, z: jnp.sum(model.decode({"params": p}, z) ** 2)))
-  fn = train_lib.loss_fn(model, c, "weak")
+  fn = method.loss_fn()
   key = jax.random.PRNGKey(1)
   loss = jax.jit(lambda p: fn(p, state["model_state"], batch, key, 1.0)[0])
   loss_g = jax.jit(jax.grad(lambda p: fn(p, state["model_state"], batch, key, 1.0)[0]))
@@ -116,8 +115,8 @@ def main():
   timers["decoder (whole): forward+backward"] = lambda: dec_g(state["params"], z)
   timers["paired loss: forward"] = lambda: loss(state["params"])
   timers["paired loss: forward+backward"] = lambda: loss_g(state["params"])
-  step = train_lib.make_train_step(model, opt, c, "weak")
-  holder = {"state": train_lib.init_state(model, opt, 0)}
+  step = method.train_step()
+  holder = {"state": method.init(0)}
 
   def run_step():
     holder["state"], m = step(holder["state"], batch)
@@ -127,7 +126,6 @@ def main():
                                  args.batch, seed=0)
   counter = iter(range(10**9))
   timers["host: WeakPairBatches[i] (dSprites render + pairs)"] = lambda: source[next(counter)]
-  del losses
 
   print(f"JAX {jax.__version__}, {jax.devices()}; batch {args.batch} pairs ({rows} images) "
         f"of 64x64x{args.channels}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
