@@ -288,7 +288,7 @@ class OriginalReaderTest(absltest.TestCase):
     with self.assertRaisesRegex(FileNotFoundError, original.FILENAME) as e:
       dsprites_dataset.dsprites(source="original", data_dir=self.tmp)
     self.assertIn(original.URL, str(e.exception))
-    with self.assertRaisesRegex(FileNotFoundError, "needs data_dir"):
+    with self.assertRaisesRegex(ValueError, "needs data_dir"):  # as every reader
       dsprites_dataset.dsprites(source="original")
 
   def _write(self, **arrays) -> str:

@@ -20,6 +20,7 @@ from absl import logging
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _files
 
 FACTOR_NAMES = ("elevation", "azimuth", "object")
 NUM_OBJECTS = 183
@@ -36,16 +37,10 @@ LIST = "list.txt"  # data/cars/list.txt: the ordered car names (object ids)
 
 def find_folder(data_dir) -> str:
   """The folder holding car_*_mesh.mat (data/cars, cars, or data_dir)."""
-  if data_dir is None:
-    raise ValueError(f"Cars3D needs data_dir. {INSTRUCTIONS}")
-  data_dir = os.fspath(data_dir)
-  cands = [os.path.join(data_dir, "data", "cars"),
-           os.path.join(data_dir, "cars"), data_dir]
-  for c in cands:
-    if os.path.isdir(c) and any(_NAME.match(n) for n in os.listdir(c)):
-      return c
-  raise FileNotFoundError(f"no car_*_mesh.mat files in {cands}. "
-                          f"{INSTRUCTIONS}")
+  return _files.find_first(
+      data_dir, (os.path.join("data", "cars"), "cars", ""), what="car_*_mesh.mat files",
+      instructions=INSTRUCTIONS, dataset="Cars3D",
+      accept=lambda c: os.path.isdir(c) and any(_NAME.match(n) for n in os.listdir(c)))
 
 
 def extract_cars(archive, dest) -> str:

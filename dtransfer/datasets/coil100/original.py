@@ -28,6 +28,7 @@ import numpy as np
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.datasets import _image_ops
 from dtransfer.datasets.real_objects.original import ROTATIONS, SCALES, transform_maps
+from dtransfer.datasets import _files
 
 FACTOR_NAMES = ("object", "pose", "rotation", "scale")
 FACTOR_SIZES = (100, 72, 18, 9)
@@ -192,13 +193,5 @@ class PrebuiltCoil100Source:
 
 
 def find_zip(data_dir) -> str:
-  if data_dir is None:
-    raise ValueError(f"source='original' needs data_dir holding {ZIP_NAME}. "
-                     f"{INSTRUCTIONS}")
-  cands = [os.path.join(data_dir, ZIP_NAME),
-           os.path.join(data_dir, "coil-100", ZIP_NAME)]
-  for c in cands:
-    if os.path.exists(c):
-      return c
-  raise FileNotFoundError(f"missing {ZIP_NAME}: looked for {cands}. "
-                          f"{INSTRUCTIONS}")
+  return _files.find_first(data_dir, (ZIP_NAME, os.path.join("coil-100", ZIP_NAME)),
+                           what=ZIP_NAME, instructions=INSTRUCTIONS, dataset="COIL-100")

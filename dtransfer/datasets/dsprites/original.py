@@ -30,6 +30,7 @@ import numpy as np
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.datasets import _hashing
 from dtransfer.datasets.dsprites import renderer
+from dtransfer.datasets import _files
 
 FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 URL = ("https://github.com/google-deepmind/dsprites-dataset/raw/master/"
@@ -58,20 +59,11 @@ def find(data_dir) -> str:
   Raises:
     FileNotFoundError: naming the file, where to put it and its URL.
   """
-  if data_dir is None:
-    raise FileNotFoundError(
-        "source='original' needs data_dir: the folder holding "
-        f"{FILENAME}. {INSTRUCTIONS}")
-  data_dir = os.fspath(data_dir)
-  candidates = [os.path.join(data_dir, FILENAME),
-                os.path.join(data_dir, "dsprites", FILENAME),
-                os.path.join(data_dir, "downloads", "manual", FILENAME)]
-  for path in candidates:
-    if os.path.isfile(path):
-      return path
-  raise FileNotFoundError(
-      f"missing {FILENAME}: looked for {candidates}. Download {URL} "
-      f"(md5 {MD5}) to {candidates[1]}.")
+  return _files.find_first(
+      data_dir, (FILENAME, os.path.join("dsprites", FILENAME),
+                 os.path.join("downloads", "manual", FILENAME)),
+      what=FILENAME, accept=os.path.isfile, dataset="dSprites",
+      instructions=INSTRUCTIONS)
 
 
 @dataclasses.dataclass(frozen=True)

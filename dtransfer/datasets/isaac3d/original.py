@@ -35,6 +35,7 @@ import numpy as np
 
 from dtransfer.datasets import _grid
 from dtransfer.datasets import _image_ops
+from dtransfer.datasets import _files
 
 FACTOR_NAMES = ("object_shape", "robot_x", "robot_y", "camera_height",
                 "object_scale", "lighting_intensity", "lighting_direction",
@@ -55,14 +56,9 @@ INSTRUCTIONS = (
 
 def find_folder(data_dir) -> str:
   """The Isaac3D_down128 folder in data_dir (or data_dir itself)."""
-  if data_dir is None:
-    raise ValueError(f"Isaac3D needs data_dir. {INSTRUCTIONS}")
-  data_dir = os.fspath(data_dir)
-  for c in (os.path.join(data_dir, FOLDER), data_dir):
-    if os.path.exists(os.path.join(c, "labels.npy")):
-      return c
-  raise FileNotFoundError(
-      f"missing {os.path.join(data_dir, FOLDER, 'labels.npy')}. {INSTRUCTIONS}")
+  return _files.find_first(data_dir, (FOLDER, ""), what=f"{FOLDER}/labels.npy",
+                           instructions=INSTRUCTIONS, dataset="Isaac3D",
+                           accept=lambda c: os.path.exists(os.path.join(c, "labels.npy")))
 
 
 def check_label_order(codes: np.ndarray, sizes,

@@ -30,6 +30,7 @@ import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.datasets import _hashing
+from dtransfer.datasets import _files
 
 FACTOR_NAMES = ("object_color", "object_shape", "object_size", "camera_height",
                 "background_color", "horizontal_axis", "vertical_axis")
@@ -119,15 +120,10 @@ def note_old_name(path, variant: str) -> None:
 def find(data_dir, variant: str) -> str:
   if variant not in VARIANTS:
     raise ValueError(f"unknown MPI3D variant {variant!r}; use {VARIANTS}.")
-  if data_dir is None:
-    raise ValueError(f"MPI3D needs data_dir. {instructions(variant)}")
-  cands = [os.path.join(data_dir, c) for c in candidates(variant)]
-  for c in cands:
-    if os.path.exists(c):
-      note_old_name(c, variant)
-      return c
-  raise FileNotFoundError(f"missing {filename(variant)}: looked for {cands}. "
-                          f"{instructions(variant)}")
+  path = _files.find_first(data_dir, candidates(variant), what=filename(variant),
+                           instructions=instructions(variant), dataset="MPI3D")
+  note_old_name(path, variant)
+  return path
 
 
 def md5(path) -> str:

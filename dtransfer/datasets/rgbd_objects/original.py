@@ -44,6 +44,7 @@ import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.sources import SparseSource
+from dtransfer.datasets import _files
 
 FACTOR_NAMES = ("category", "azimuth", "pose")
 NUM_CATEGORIES = 51
@@ -71,19 +72,12 @@ def find_root(data_dir) -> str:
   Raises:
     FileNotFoundError: naming the folders looked for and how to get them.
   """
-  if data_dir is None:
-    raise ValueError(f"RGB-D Objects needs data_dir. {INSTRUCTIONS}")
-  data_dir = os.fspath(data_dir)
-  cands = [os.path.join(data_dir, ROOT),
-           os.path.join(data_dir, "rgbd-objects", "train")]
-  if os.path.basename(os.path.normpath(data_dir)) == ROOT:
-    cands.insert(0, data_dir)
-  for c in cands:
-    if os.path.isdir(c):
-      return c
-  raise FileNotFoundError(
-      f"missing the extracted RGB-D Object Dataset: looked for {cands}. "
-      f"{INSTRUCTIONS}")
+  cands = [ROOT, os.path.join("rgbd-objects", "train")]
+  if data_dir is not None and os.path.basename(os.path.normpath(data_dir)) == ROOT:
+    cands.insert(0, "")
+  return _files.find_first(data_dir, cands, what="the extracted RGB-D Object Dataset",
+                           instructions=INSTRUCTIONS, accept=os.path.isdir,
+                           dataset="RGB-D Objects")
 
 
 class Scan:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from dtransfer.datasets.shapes3d import renderer
+from dtransfer.datasets import _files
 
 SPACE = renderer.SPACE
 
@@ -12,17 +13,11 @@ SPACE = renderer.SPACE
 def find_h5(data_dir) -> str:
   """Locates 3dshapes.h5 in data_dir (flat, or the authors' 3dshapes/ folder)."""
   from dtransfer.datasets.shapes3d import original  # pylint: disable=g-import-not-at-top
-  if data_dir is None:
-    raise ValueError("source='original' needs data_dir, the folder holding "
-                     f"{original.FILENAME}. {original.INSTRUCTIONS}")
-  candidates = [os.path.join(data_dir, original.FILENAME),
-                os.path.join(data_dir, "3dshapes", original.FILENAME)]
-  for c in candidates:
-    if os.path.exists(c):
-      return c
-  raise FileNotFoundError(
-      f"missing {original.FILENAME}: looked for {candidates}. Download "
-      f"{original.URL} ({original.NUM_BYTES:,} bytes) into {data_dir}.")
+  return _files.find_first(
+      data_dir, (original.FILENAME, os.path.join("3dshapes", original.FILENAME)),
+      what=original.FILENAME, dataset="Shapes3D",
+      instructions=f"Download {original.URL} ({original.NUM_BYTES:,} bytes) into data_dir. "
+                   f"{original.INSTRUCTIONS}")
 
 
 def shapes3d(source: str = "procedural", data_dir=None, config=None, **unused):
