@@ -57,9 +57,10 @@ def paper_settings(dataset: str) -> dict:
 #  - 4,000 steps of 16 pairs (paper: 400k of 64): a step of 16 pairs takes half
 #    the time of one of 32, and 4,000 of them (OMES 0.55) beat 2,400 of 32
 #    (0.54) in 15% less time.
-QUICK_SOURCE = {"beta": 1.0, "beta_warmup_steps": 0, "learning_rate": 2e-3,
-                "schedule": "cosine", "warmup_steps": 100, "num_steps": 4000,
-                "batch_size": 16}
+QUICK_SOURCE = {"model.beta": 1.0, "model.beta_warmup_steps": 0,
+                "optim.learning_rate": 2e-3, "optim.schedule": "cosine",
+                "optim.warmup_steps": 100, "train.num_steps": 4000,
+                "train.batch_size": 16}
 
 
 def num_factors(dataset: str, default: int = 10) -> int:
@@ -74,12 +75,8 @@ def num_factors(dataset: str, default: int = 10) -> int:
 
 def quick_settings(c, dataset: str):
   """The quick preset's source training (``QUICK_SOURCE``), applied to ``c``."""
-  q = QUICK_SOURCE
+  c.update_from_flattened_dict(QUICK_SOURCE)
   c.model.num_latents = num_factors(dataset)
-  c.model.beta, c.model.beta_warmup_steps = q["beta"], q["beta_warmup_steps"]
-  c.optim.learning_rate, c.optim.schedule = q["learning_rate"], q["schedule"]
-  c.optim.warmup_steps = q["warmup_steps"]
-  c.train.num_steps, c.train.batch_size = q["num_steps"], q["batch_size"]
   return c
 
 
