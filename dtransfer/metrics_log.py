@@ -19,13 +19,20 @@ def _plain(v):
 
 
 class MetricWriter:
-  """Appends one JSON object per line to ``<workdir>/<name>.jsonl``."""
+  """Appends one JSON object per line to ``<workdir>/<name>.jsonl``.
 
-  def __init__(self, workdir: str, name: str = "metrics"):
+  With ``resume_step`` (a run resuming from the checkpoint of that step) the
+  rows a killed run wrote after it are dropped first, since the resumed run
+  writes those steps again: one row per step after any number of resumes.
+  """
+
+  def __init__(self, workdir: str, name: str = "metrics", resume_step: int | None = None):
     self.path = os.path.join(workdir, f"{name}.jsonl")
     self.enabled = jax.process_index() == 0
     if self.enabled:
       os.makedirs(workdir, exist_ok=True)
+      if resume_step is not None:
+        truncate_after(self.path, resume_step)
 
   def write(self, step: int, **values):
     if not self.enabled:
@@ -34,6 +41,31 @@ class MetricWriter:
     record.update({k: _plain(v) for k, v in values.items()})
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
+
+
+def truncate_after(path: str, step: int) -> int:
+  """Drops the rows of ``path`` with ``step`` > ``step`` (and torn lines), atomically.
+
+  Returns how many rows were dropped.
+  """
+  if not os.path.exists(path):
+    return 0
+  with open(path) as f:
+    lines = f.readlines()
+  keep = []
+  for line in lines:
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if isinstance(row, dict) and int(row.get("step", 0)) <= int(step):
+      keep.append(line if line.endswith("\n") else line + "\n")
+  if len(keep) != len(lines):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+      f.writelines(keep)
+    os.replace(tmp, path)
+  return len(lines) - len(keep)
 
 
 def read(path: str) -> list[dict]:

@@ -21,11 +21,13 @@ import ml_collections
 import numpy as np
 
 from dtransfer import checkpoint as ckpt_lib
+from dtransfer import config_check
 from dtransfer import evaluate
 from dtransfer import methods
 from dtransfer import metrics_log
 from dtransfer import sharding
 from dtransfer import workdir as workdir_lib
+from dtransfer import workdir_lock
 # Re-exported: the optimiser of a config (tests and benchmarks use them here).
 from dtransfer.optim import learning_rate  # pylint: disable=unused-import
 from dtransfer.optim import make_optimizer  # pylint: disable=unused-import
@@ -63,32 +65,40 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
   Returns:
     (method, state) with the state on the host.
   """
+  mesh = sharding.data_mesh()
+  # Everything is checked before the work directory is created or touched.
+  config_check.validate(config, num_devices=mesh.size)
+  workdir = config_check.check_workdir(workdir)
   source = source if source is not None else workdir_lib.image_source(config)
   model = workdir_lib.build_model(config, source.image_shape)
   method = methods.get_method(config, model)
   method.check_source(source)
-  mesh = sharding.data_mesh()
-  sharding.check_batch_size(config.train.batch_size, mesh)
-  workdir_lib.prepare_workdir(config, workdir)
-  checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
-                                       keep=config.train.keep_checkpoints)
-  try:  # close Orbax's threads on every exit, Ctrl-C included
-    state = init_from if init_from is not None else method.init(config.seed)
-    if checkpointer.latest_step() is not None:
-      start, state = checkpointer.restore(state)
-      logging.info("resumed from %s at step %d", checkpointer.directory, start)
-    if int(state["step"]) < int(config.train.num_steps):
-      state = _loop(config, workdir, source, method, state, mesh, checkpointer,
-                    stop_after)
-  finally:
-    checkpointer.close()
+  with workdir_lock.WorkdirLock(workdir) as lock:
+    if lock.took_over:
+      logging.warning("took over the lock of %s left by process %s on %s (no longer "
+                      "running)", workdir, lock.took_over.get("pid"), lock.took_over.get("host"))
+    workdir_lib.prepare_workdir(config, workdir)
+    checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
+                                         keep=config.train.keep_checkpoints)
+    try:  # close Orbax's threads on every exit, Ctrl-C included
+      state = init_from if init_from is not None else method.init(config.seed)
+      if checkpointer.latest_step() is not None:
+        # Corrupt checkpoints newer than the one restored are moved aside.
+        start, state = checkpointer.restore(state, quarantine=True)
+        logging.info("resumed from %s at step %d", checkpointer.directory, start)
+      if int(state["step"]) < int(config.train.num_steps):
+        state = _loop(config, workdir, source, method, state, mesh, checkpointer,
+                      stop_after)
+    finally:
+      checkpointer.close()
   return method, jax.device_get(state)
 
 
 def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after):
   """Runs the jitted step from ``state['step']``; logs, guards NaN, checkpoints."""
   total, start = int(config.train.num_steps), int(state["step"])
-  writer = metrics_log.MetricWriter(workdir)
+  # Rows a killed run logged after the checkpoint we resume from are re-logged.
+  writer = metrics_log.MetricWriter(workdir, resume_step=start)
   logging.info("devices: %s (%d processes); training %s from step %d to %d",
                jax.devices(), jax.process_count(), method.name, start, total)
   step_fn = method.train_step()
@@ -101,20 +111,17 @@ def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after
     for step in range(start + 1, end + 1):
       state, metrics = step_fn(state, sharding.shard_batch(next(data), mesh))
       history.append(metrics)
-      if step % config.train.log_every == 0 or step == end:
+      log_now = step % config.train.log_every == 0 or step == end
+      save_now = step % config.train.checkpoint_every == 0 or step == end
+      if log_now or save_now:
         host = jax.device_get(history)
-        history = []
-        if not all(bool(m["finite"]) for m in host):
-          bad = next(i for i, m in enumerate(host) if not bool(m["finite"]))
-          checkpointer.save(int(jax.device_get(state["step"])), state, force=True)
-          raise FloatingPointError(
-              f"non-finite loss or gradient at step {step - len(host) + bad + 1} "
-              f"(loss={host[bad]['loss']}); the last finite state was saved. Lower "
-              "optim.learning_rate, keep optim.grad_clip_norm > 0, or check the data.")
-        mean = {k: float(np.mean([m[k] for m in host])) for k in host[0] if k != "finite"}
-        mean.update(progress.update(step))
-        writer.write(step, **mean)
-      if step % config.train.checkpoint_every == 0 or step == end:
+        _check_finite(host, step, checkpointer)
+        if log_now:
+          history = []
+          mean = {k: float(np.mean([m[k] for m in host])) for k in host[0] if k != "finite"}
+          mean.update(progress.update(step))
+          writer.write(step, **mean)
+      if save_now:
         checkpointer.save(step, state)
   finally:  # stop grain's reader threads, also when the loop raises
     close = getattr(data, "close", None)
@@ -123,12 +130,33 @@ def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after
   return state
 
 
+def _check_finite(host_metrics, step, checkpointer):
+  """Stops at a non-finite step. The guard (methods.base.guard_state) kept the
+  state of the step before it, but the steps after it in this window ran on
+  batches that do not match that state, so nothing is saved: the newest
+  checkpoint (verified finite) is where a rerun resumes and trains again."""
+  if all(bool(m["finite"]) for m in host_metrics):
+    return
+  bad = next(i for i, m in enumerate(host_metrics) if not bool(m["finite"]))
+  at = step - len(host_metrics) + bad + 1
+  last = checkpointer.latest_step()
+  kept = (f"the newest checkpoint (step {last}) is kept and a rerun resumes there"
+          if last is not None else "no checkpoint was written yet")
+  raise FloatingPointError(
+      f"non-finite loss, gradient or updated state at step {at} "
+      f"(loss={host_metrics[bad]['loss']}); the state was not saved: {kept}. Lower "
+      "optim.learning_rate, keep optim.grad_clip_norm > 0, or check the data "
+      "(a changed optim config needs a new --workdir).")
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains the model of ``config`` in ``workdir``, then evaluates it.
 
   Writes ``<workdir>/eval`` (JSON, PNG, Markdown; see dtransfer.evaluate) and
   returns the evaluation results.
   """
+  config_check.validate(config)
+  config_check.check_workdir(workdir)
   source = workdir_lib.image_source(config)
   method, state = train(config, workdir, source=source)
   return evaluate.evaluate_model(method, state, source, config,

@@ -87,6 +87,11 @@ def _comparable(cfg: dict, skip) -> dict:
   return flat
 
 
+def _has_checkpoints(workdir: str) -> bool:
+  d = os.path.join(workdir, "checkpoints")
+  return os.path.isdir(d) and any(name.isdigit() for name in os.listdir(d))
+
+
 def prepare_workdir(config, workdir: str, ignore=()) -> None:
   """Writes ``config.json``, or checks that the workdir holds the same experiment."""
   os.makedirs(workdir, exist_ok=True)
@@ -97,6 +102,10 @@ def prepare_workdir(config, workdir: str, ignore=()) -> None:
     a, b = _comparable(read_json(path), skip), _comparable(cfg, skip)
     diff = sorted(k for k in set(a) | set(b)
                   if a.get(k) != b.get(k) and not k.startswith("eval."))
+    if diff and not _has_checkpoints(workdir):
+      # Nothing was trained here yet (e.g. a run that stopped on a bad value):
+      # the directory holds no experiment to protect, so the new config wins.
+      diff = []
     if diff:
       shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:5])
       raise ValueError(

@@ -14,8 +14,10 @@ only this interface (``base.Method``):
   device_batch(batch)    the arrays of a host batch that go to the devices.
   train_step()           the jitted ``(state, batch) -> (state, metrics)``;
                          ``metrics`` holds ``loss`` and ``finite`` (a step with
-                         a non-finite loss or gradient leaves the state as it
-                         was, so the last good state can be saved).
+                         a non-finite loss, gradient or updated state leaves
+                         the whole state as it was, ``step`` included:
+                         ``base.guard_state``; the loop then stops, and a
+                         rerun resumes from the newest verified checkpoint).
   variables(state)       the model variables (for evaluation and figures).
   encode(variables, x)   images (float, [0, 1]) -> the representation scored
                          by the metrics (inside jit).

@@ -56,3 +56,24 @@ class Method:
 def keep_if_finite(finite, new, old):
   """``new`` where ``finite``, else ``old``, leaf by leaf (the NaN guard)."""
   return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+
+
+def all_finite(tree):
+  """Whether every float leaf of ``tree`` is free of NaN and inf (a scalar bool)."""
+  ok = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+  return jnp.all(jnp.stack(ok)) if ok else jnp.asarray(True)
+
+
+def guard_state(finite, new_state, old_state):
+  """The NaN guard of a whole train step: ``(state, finite)``.
+
+  A step counts as finite when ``finite`` (its loss and gradients) holds and
+  every float leaf of the updated state (parameters, model state, every
+  optimiser state) is finite; otherwise the whole old state is kept, its
+  ``step`` included, so no NaN ever enters a state that could be saved and
+  the step counter never moves without training. Method-agnostic: the state
+  is any pytree.
+  """
+  finite = jnp.asarray(finite) & all_finite(new_state)
+  return keep_if_finite(finite, new_state, old_state), finite

@@ -71,11 +71,9 @@ class VAE(base.Method):
       updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
       params = optax.apply_updates(state["params"], updates)
       finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
-      keep = lambda new, old: base.keep_if_finite(finite, new, old)
-      new_state = {"step": state["step"] + 1,
-                   "params": keep(params, state["params"]),
-                   "model_state": keep(new_model_state, state["model_state"]),
-                   "opt_state": keep(opt_state, state["opt_state"])}
+      new_state, finite = base.guard_state(
+          finite, {"step": state["step"] + 1, "params": params,
+                   "model_state": new_model_state, "opt_state": opt_state}, state)
       metrics = {"loss": loss, "beta": b, "grad_norm": optax.global_norm(grads),
                  "finite": finite, **aux}
       return new_state, metrics
