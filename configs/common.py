@@ -7,6 +7,8 @@ Config files are ``get_config(arg)`` functions read by absl ``config_flags``;
 
 from __future__ import annotations
 
+import difflib
+
 import ml_collections
 
 PRESETS = ("quick", "paper", "tiny")
@@ -28,12 +30,23 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
       out[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
     elif part in PRESETS:
       out.preset = part
-    elif "dataset" in out:
+    elif "dataset" in out and part in _dataset_names():
       out.dataset = part
     else:
-      raise ValueError(f"unknown config argument '{part}' in '{arg}'; presets are "
-                       f"{PRESETS}, key=value pairs may set {sorted(out.keys())}.")
+      words = list(PRESETS) + (_dataset_names() if "dataset" in out else [])
+      close = difflib.get_close_matches(part, words, n=2, cutoff=0.6)
+      hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+      datasets_txt = (f", datasets are {', '.join(_dataset_names())}"
+                      if "dataset" in out else "")
+      raise ValueError(f"unknown config argument '{part}' in '{arg}': {hint}presets are "
+                       f"{', '.join(PRESETS)}{datasets_txt}; key=value pairs may set "
+                       f"{', '.join(sorted(out.keys()))}.")
   return out
+
+
+def _dataset_names() -> list[str]:
+  from dtransfer import datasets  # pylint: disable=g-import-not-at-top
+  return datasets.names()
 
 
 def data_config(name: str, **kwargs) -> ml_collections.ConfigDict:

@@ -123,8 +123,29 @@ def check_number(field: str, value, kind: str, lo=None, lo_inc=True, hi=None, hi
                       f"set --config.{field}=...")
 
 
-def validate(config, *, num_devices: int | None = None) -> None:
-  """Checks types, ranges, choices, names and divisibility; raises ConfigError."""
+def validate(config, *, num_devices: int | None = None, prefix: str = "") -> None:
+  """Checks types, ranges, choices, names and divisibility; raises ConfigError.
+
+  A main-job config (``source`` and ``target`` experiments) is checked part by
+  part, and its errors name ``source.train.batch_size`` and so on.
+  """
+  parts = [k for k in ("source", "target") if k in config and hasattr(config[k], "keys")
+           and "train" in config[k]]
+  if parts:
+    for k in parts:
+      validate(config[k], num_devices=num_devices, prefix=f"{prefix}{k}.")
+    return
+  try:
+    _validate(config, num_devices)
+  except ConfigError as e:
+    if not prefix:
+      raise
+    text = str(e).replace("config field ", f"config field {prefix}").replace(
+        "--config.", f"--config.{prefix}")
+    raise ConfigError(text.replace("unknown config field ", f"unknown config field {prefix}")) from None
+
+
+def _validate(config, num_devices):
   # Local imports keep the registries (and JAX) out of import time.
   from dtransfer import datasets  # pylint: disable=g-import-not-at-top
   from dtransfer import methods  # pylint: disable=g-import-not-at-top

@@ -209,10 +209,15 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
     plots.save_association_heatmap(np.asarray(results["omes"]["S"]),
                                    os.path.join(outdir, "association.png"),
                                    factor_names=factor_names, title=title or None)
+  notes = results_lib.warnings(results)
+  for note in notes:  # not only in results.json: a reader of the console sees them
+    say(stage, f"WARNING {note}")
   with open(os.path.join(outdir, "summary.md"), "w") as f:
     f.write(f"# {title or 'Evaluation'}\n\n| metric | value |\n|---|---|\n")
     for name, value in results_lib.scalars(results):
       f.write(f"| {name} | {value:.4f} |\n")
+    if notes:
+      f.write("\n## Warnings\n\n" + "".join(f"- {n}\n" for n in notes))
   return results
 
 
@@ -269,10 +274,13 @@ def evaluate_saved_codes(path: str, outdir: str, eval_config, *, metrics=None,
   """
   try:
     data = np.load(path, allow_pickle=False)
+    if not isinstance(data, np.lib.npyio.NpzFile):
+      raise ValueError(f"it holds a single array (a .npy), not the arrays 'codes' and "
+                       "'factors'; save them with np.savez(path, codes=..., factors=...)")
     codes, factors = data["codes"], data["factors"]
   except FileNotFoundError:
     raise FileNotFoundError(f"no codes file at {path}.") from None
-  except (KeyError, ValueError, OSError) as e:
+  except (KeyError, ValueError, OSError, IndexError) as e:
     raise ValueError(f"{path} is not a readable .npz with arrays 'codes' [N, D] and "
                      f"'factors' [N, K] ({e}).") from None
   names = list(data["factor_names"]) if "factor_names" in data else None

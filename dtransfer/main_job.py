@@ -16,12 +16,15 @@ import time
 
 import ml_collections
 
+from dtransfer import config_check
 from dtransfer import evaluate
 from dtransfer import methods
 from dtransfer import report
+from dtransfer import results as results_lib
 from dtransfer import train as train_lib
 from dtransfer import transfer as transfer_lib
 from dtransfer import workdir as workdir_lib
+from dtransfer import workdir_lock
 
 
 class StageTimer:
@@ -69,7 +72,13 @@ EVALUATIONS = {"source": "source/eval", "untrained": "source_untrained",
 
 def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Runs the whole study of one (source, target) pair and writes report.md."""
-  os.makedirs(workdir, exist_ok=True)
+  config_check.validate(config)  # both experiments, before anything is written
+  workdir = config_check.check_workdir(workdir)
+  with workdir_lock.WorkdirLock(workdir):
+    return _run_main_job(config, workdir)
+
+
+def _run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
   src_cfg, tgt_cfg = config.source, ml_collections.ConfigDict(config.target.to_dict())
   src_dir = os.path.join(workdir, "source")
   source = workdir_lib.image_source(src_cfg)
@@ -101,12 +110,8 @@ def run_main_job(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 def _warnings(named: dict) -> str:
   """The metrics' own warnings (inactive dims, factors without pairs), one bullet each."""
-  lines = []
-  for name, results in named.items():
-    for metric, r in results.items():
-      for w in (r.get("warnings") or []) if isinstance(r, dict) else []:
-        lines.append(f"- {name}, {metric}: {w}")
-  return "\n".join(lines)
+  return "\n".join(f"- {name}, {w}" for name, results in named.items()
+                   for w in results_lib.warnings(results))
 
 
 def write_report(workdir, src_cfg, tgt_cfg, src_names, tgt_names, trained, baseline, moved,

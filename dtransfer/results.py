@@ -57,3 +57,13 @@ def scalars(results: dict) -> list[tuple[str, float]]:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
           rows.append((f"{name}.{k}", float(v)))
   return rows
+
+
+def warnings(results: dict) -> list[str]:
+  """Every metric's own warnings (single-valued factors, inactive dims, ...) as
+  ``"metric: text"``, in the order of the results."""
+  out = []
+  for metric, r in results.items():
+    for w in (r.get("warnings") or []) if isinstance(r, dict) else []:
+      out.append(f"{metric}: {w}")
+  return out

@@ -22,11 +22,13 @@ import os
 
 import ml_collections
 
+from dtransfer import config_check
 from dtransfer import evaluate
 from dtransfer import methods
 from dtransfer import report
 from dtransfer import train as train_lib
 from dtransfer import workdir as workdir_lib
+from dtransfer import workdir_lock
 # How the source's optimiser state carries over (re-exported: tests use it here).
 from dtransfer.optim import _is_part  # pylint: disable=unused-import
 from dtransfer.optim import _stateful_parts  # pylint: disable=unused-import
@@ -90,6 +92,13 @@ def _optimizer_line(config) -> str:
 
 def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Evaluates the source model on the target before and after fine-tuning."""
+  config_check.validate(config)
+  workdir = config_check.check_workdir(workdir)
+  with workdir_lock.WorkdirLock(workdir):
+    return _transfer_and_evaluate(config, workdir)
+
+
+def _transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   source_dir = config.transfer.source_workdir
   if not source_dir:
     raise ValueError("config.transfer.source_workdir is empty; set it to the work "

@@ -15,9 +15,8 @@ import fcntl
 import json
 import os
 import socket
+import sys
 import time
-
-import jax
 
 LOCK_NAME = ".lock"
 _HELD: dict[str, "WorkdirLock"] = {}
@@ -50,7 +49,8 @@ class WorkdirLock:
     self.took_over: dict | None = None
 
   def acquire(self) -> "WorkdirLock":
-    if jax.process_index() != 0:
+    jax = sys.modules.get("jax")  # not imported: a single process (a helper script)
+    if jax is not None and jax.process_index() != 0:
       return self
     held = _HELD.get(self.path)
     if held is not None and held is not self:

@@ -11,11 +11,17 @@ mesh, and only process 0 writes config.json and metrics (checkpoints are
 written collectively by Orbax).
 """
 
+import ast
+import re
+import sys
+
 from absl import flags
 from absl import logging
 import jax
 
+from dtransfer import config_check
 from dtransfer import runtime
+from dtransfer import workdir_lock
 
 WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and results.")
 COORDINATOR = flags.DEFINE_string(
@@ -51,14 +57,67 @@ def setup() -> None:
                jax.local_device_count(), jax.device_count())
 
 
+def _message(e: BaseException) -> str:
+  """The readable text of ``e`` (ml_collections wraps a KeyError in an
+  AttributeError whose text is the repr of a message with newlines)."""
+  while e.args and isinstance(e.args[0], BaseException):
+    e = e.args[0]
+  text = str(e.args[0]) if len(e.args) == 1 else str(e)
+  if isinstance(e, (KeyError, AttributeError)) and text[:1] in "'\"" and text[-1:] == text[:1]:
+    try:
+      text = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      pass
+  text = " ".join(text.split())
+  if "Traceback (most recent call last)" in text:  # config_flags quotes the traceback
+    found = re.match(r".*\b\w+(?:Error|Exception): (.*)$", text)
+    if found:
+      text = found.group(1)
+  if isinstance(e, (KeyError, AttributeError)) and "Did you mean" in text:
+    text = f"no config field {text}"
+  return text
+
+
+def fail(message: str, code: int = 2):
+  """Prints ``error: message`` on one line to stderr and exits."""
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  sys.exit(code)
+
+
+def parse_flags(argv):
+  """absl's flag parsing with one-line errors for bad ``--config`` arguments.
+
+  A config file's ``:arg`` (a preset typo) and a ``--config.x.y=`` override of
+  an unknown field fail while the flags are parsed; absl would print a long
+  traceback with escaped newlines for them.
+  """
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(f"{_message(e)} (see --helpfull)")
+  except (AttributeError, KeyError, ValueError, TypeError) as e:
+    fail(f"bad --config argument: {_message(e)}")
+  return None
+
+
+# Errors of bad input that the user fixes from the command line: one line.
+USER_ERRORS = (config_check.ConfigError, workdir_lock.WorkdirLockedError)
+
+
 def config_main(config_flag, run):
-  """An absl ``main`` that sets up JAX and calls ``run(config, workdir)``."""
+  """An absl ``main`` that checks the config and work directory, sets up JAX and
+  calls ``run(config, workdir)``; bad input ends in one ``error:`` line."""
   from absl import app  # pylint: disable=g-import-not-at-top
 
   def main(argv):
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
-    setup()
-    run(config_flag.value, WORKDIR.value)
+    try:
+      workdir = config_check.check_workdir(WORKDIR.value)
+      config_check.validate(config_flag.value)
+      setup()
+      run(config_flag.value, workdir)
+    except USER_ERRORS as e:
+      fail(str(e))
 
   return main

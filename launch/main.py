@@ -21,4 +21,4 @@ def run(config, workdir):
 
 
 if __name__ == "__main__":
-  app.run(common.config_main(CONFIG, run))
+  app.run(common.config_main(CONFIG, run), flags_parser=common.parse_flags)

@@ -12,4 +12,4 @@ CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file
 flags.mark_flags_as_required(["config", "workdir"])
 
 if __name__ == "__main__":
-  app.run(common.config_main(CONFIG, train.train_and_evaluate))
+  app.run(common.config_main(CONFIG, train.train_and_evaluate), flags_parser=common.parse_flags)
