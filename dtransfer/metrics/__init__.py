@@ -137,6 +137,8 @@ def evaluate(codes, labels, metrics: Sequence[str] = DEFAULT_METRICS,
     dict name -> that metric's result dict.
   """
   from dtransfer.metrics import _checks  # pylint: disable=g-import-not-at-top
+  if isinstance(metrics, str):  # "omes,mig" (as on the command line), not letters
+    metrics = [m.strip() for m in metrics.split(",") if m.strip()]
   metrics = list(metrics)
   unknown = [m for m in metrics if m not in METRICS]
   if unknown:

@@ -70,6 +70,58 @@ def centered(codes: np.ndarray) -> np.ndarray:
   return codes - codes.mean(axis=0)
 
 
+def constant_dims(codes: np.ndarray) -> np.ndarray:
+  """Bool mask of dims that hold one value, exactly (max == min).
+
+  Not ``var == 0``: the variance of a column constant at 0.7 rounds to about
+  1e-33 rather than 0, and such a dim then poisons log-variances and
+  correlations with NaN.
+  """
+  codes = np.asarray(codes)
+  return codes.max(axis=0) == codes.min(axis=0)
+
+
+def standardized(codes: np.ndarray) -> np.ndarray:
+  """Per-dim z-scores computed in float64 (constant dims become 0).
+
+  For metrics that are invariant to a per-dim rescaling by definition (OMES's
+  correlations, gradient-boosted trees, Factor-VAE's normalised variances):
+  the result is the same, but codes of any scale (1e-30 or 1e30) no longer
+  underflow or overflow their float32 arithmetic, nor fall under sklearn's
+  1e-7 tree-split tolerance.
+  """
+  z = np.asarray(codes, np.float64)
+  z = z - z.mean(axis=0)
+  sd = z.std(axis=0)
+  const = constant_dims(codes)
+  return np.where(const, 0.0, z / np.where(const | (sd == 0), 1.0, sd))
+
+
+# Code standard deviations outside this range make a scale-dependent metric
+# (a regularised or iteratively trained classifier) measure the scale, not the code.
+SCALE_RANGE = (1e-6, 1e6)
+
+
+def scale_warning(codes: np.ndarray, metric: str, warnings: list[str]) -> None:
+  """Notes in ``warnings`` when the codes' scale is far from order 1.
+
+  For metrics that depend on the codes' scale by definition (MLP, logistic
+  regression, SAP's regularised SVM, beta-VAE's logistic regression): their
+  score is still computed on the codes as given, but says so.
+  """
+  sd = np.asarray(codes, np.float64).std(axis=0)
+  active = sd[~constant_dims(codes)]
+  if not active.size:
+    return
+  top = float(active.max())
+  if top < SCALE_RANGE[0] or top > SCALE_RANGE[1]:
+    warnings.append(
+        f"{metric} depends on the scale of the codes, and their largest standard "
+        f"deviation is {top:.3g} (outside {SCALE_RANGE[0]:g}..{SCALE_RANGE[1]:g}): the "
+        "score reflects the scale more than the representation; standardise the codes "
+        "((codes - codes.mean(0)) / codes.std(0)) to score the representation.")
+
+
 def check_labels(labels, num_samples: int, metric: str, *,
                  continuous: bool = False) -> np.ndarray:
   """Returns labels [N, K] (int64, or float64 if continuous) or raises."""

@@ -98,6 +98,7 @@ def beta_vae(codes, labels, *, seed: int = 0, batch_size: int = 64,
   codes = _checks.check_codes(codes, _METRIC)
   labels = _checks.check_labels(labels, codes.shape[0], _METRIC)
   warnings: list[str] = []
+  _checks.scale_warning(codes, _METRIC, warnings)  # a regularised logistic regression
   keep = _checks.informative_factors(labels, _METRIC, warnings)
   dense, cards = _checks.encode_labels(labels)
   tr, te = _split.train_test_indices(len(codes), num_train=split_train,

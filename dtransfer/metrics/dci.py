@@ -88,6 +88,9 @@ def dci(codes, labels, *, seed: int = 0, num_train: int | None = None,
                                      num_test=num_test, seed=seed,
                                      shuffle=shuffle, metric=_METRIC)
   keep = _checks.informative_factors(labels[tr], _METRIC, warnings)
+  # Trees are invariant to a per-dim rescaling, but sklearn treats features
+  # within 1e-7 as constant: z-scores keep tiny-scale codes splittable.
+  codes = _checks.standardized(codes)
   r, acc_tr, acc_te = importance_gbt(codes[tr], labels[tr][:, keep], codes[te],
                                      labels[te][:, keep], seed=seed,
                                      **gbt_kwargs)

@@ -128,6 +128,17 @@ def _prepare(codes, labels, seed, num_train, num_test, shuffle, metric):
   return codes, labels, tr, te, keep, warnings
 
 
+def _features(codes, predictor, metric, warnings):
+  """What the classifiers see: z-scores for trees (invariant to a per-dim
+  rescaling, but sklearn treats features within 1e-7 as constant), the codes
+  as given for the MLP and logistic regression (scale-dependent by
+  definition), with a warning when their scale is far from order 1."""
+  if predictor == "gbt":
+    return _checks.standardized(codes)
+  _checks.scale_warning(codes, metric, warnings)
+  return codes
+
+
 def downstream(codes, labels, *, predictor: str = "gbt", seed: int = 0,
                num_train: int | None = None, num_test: int | None = None,
                shuffle: bool = True, dims: Sequence[int] | None = None,
@@ -152,6 +163,7 @@ def downstream(codes, labels, *, predictor: str = "gbt", seed: int = 0,
   codes, labels, tr, te, keep, warnings = _prepare(
       codes, labels, seed, num_train, num_test, shuffle, metric)
   cols = np.arange(codes.shape[1]) if dims is None else np.asarray(dims, int)
+  codes = _features(codes, predictor, metric, warnings)
   fits = _fit_factors(predictor, seed, predictor_kwargs, keep,
                       lambda k: (codes[tr][:, cols], labels[tr, k], codes[te][:, cols],
                                  labels[te, k]), labels)
@@ -200,8 +212,11 @@ def downstream_pruned(codes, labels, *, association=None,
   num_factors = labels.shape[1]
   if association is None:
     from dtransfer.metrics import omes as omes_lib  # pylint: disable=g-import-not-at-top
-    association = omes_lib.omes(codes, labels, seed=seed,
-                                **(omes_kwargs or {}))["association"]
+    try:
+      association = omes_lib.omes(codes, labels, seed=seed,
+                                  **(omes_kwargs or {}))["association"]
+    except ValueError as e:  # name the metric called, not only the one inside
+      raise ValueError(f"{metric}: computing the OMES association failed: {e}") from e
   association = list(association)
   if len(association) != num_factors:
     raise ValueError(f"{metric}: association has {len(association)} entries "
@@ -220,6 +235,7 @@ def downstream_pruned(codes, labels, *, association=None,
   if not union:
     warnings.append("no factor has an associated dim; every classifier "
                     "predicts the majority training class.")
+  codes = _features(codes, predictor, metric, warnings)
   for s in selection:
 
     def data(k, s=s):

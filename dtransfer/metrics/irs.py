@@ -120,7 +120,7 @@ def irs(codes, labels, *, diff_quantile: float = 0.99, num_bins: int = 20,
   labels = _checks.check_labels(labels, codes.shape[0], _METRIC)
   warnings: list[str] = []
   keep = _checks.informative_factors(labels, _METRIC, warnings)
-  active = np.var(codes.astype(np.float64), axis=0) > 0
+  active = ~_checks.constant_dims(codes)
   d, k = codes.shape[1], labels.shape[1]
   if not active.any():
     warnings.append("every code dim is constant; IRS is 0.")

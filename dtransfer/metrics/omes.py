@@ -506,7 +506,9 @@ def _score_pairs(codes: np.ndarray, pair_idx: list, keep: list[int],
   w = np.zeros((len(idx), p), _checks.float_dtype())
   for r, (i, j) in enumerate(idx):
     ii[r, :len(i)], jj[r, :len(j)], w[r, :len(i)] = i, j, 1.0
-  codes_j = jnp.asarray(_checks.centered(codes), _checks.float_dtype())
+  # S is made of correlations, unchanged by a per-dim rescaling: z-scores keep
+  # codes of any scale (1e-30, 1e30) inside float32's range and precision.
+  codes_j = jnp.asarray(_checks.standardized(codes), _checks.float_dtype())
   s_sc = np.asarray(_s_from_indices(codes_j, jnp.asarray(ii), jnp.asarray(jj),
                                     jnp.asarray(w), reference), np.float64)
   if reference:  # exact 4-decimal values in float64, as the authors store S

@@ -83,6 +83,8 @@ def sap(codes, labels, *, continuous_factors: bool = False, seed: int = 0,
   labels = _checks.check_labels(labels, codes.shape[0], _METRIC,
                                 continuous=continuous_factors)
   warnings: list[str] = []
+  if not continuous_factors:  # the regularised SVM of each dim depends on its scale
+    _checks.scale_warning(codes, _METRIC, warnings)
   if continuous_factors:
     keep = _checks.informative_factors(labels, _METRIC, warnings)
     m = np.asarray(continuous_score_matrix(_checks.centered(codes),
