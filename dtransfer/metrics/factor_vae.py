@@ -123,7 +123,7 @@ def factor_vae(codes, labels, *, seed: int = 0, batch_size: int = 64,
   # the vote gives the same ratios without float32 overflow for large codes.
   codes = _checks.centered(codes) / np.sqrt(np.where(global_var > 0, global_var, 1.0))
   fids = jnp.asarray(keep, jnp.int32)
-  gv = jnp.ones_like(jnp.asarray(global_var, dt))
+  gv = jnp.ones(global_var.shape, dt)
   act = jnp.asarray(active)
   votes = []
   for key, rows, n in zip(jax.random.split(jax.random.key(seed)), (tr, te),

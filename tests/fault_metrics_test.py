@@ -1,0 +1,87 @@
+"""Fault injection on the metrics: bad inputs end in a result, a warning or a
+clear error naming the metric called; never in a silent NaN or a changed score."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from dtransfer import metrics
+from dtransfer.metrics import downstream
+from dtransfer.metrics import factor_vae
+from dtransfer.metrics import irs
+from dtransfer.metrics import unsupervised
+from tests import metrics_bad_input
+from tests.metrics_fixtures import one_blas_thread  # pylint: disable=unused-import
+
+
+def _dlib_wasserstein(codes):
+  """disentanglement_lib's gaussian_wasserstein_correlation (scipy sqrtm, float64)."""
+  cov = np.cov(np.asarray(codes, np.float64).T)
+  sqrtm = scipy.linalg.sqrtm(cov * np.expand_dims(np.diag(cov), axis=1))
+  return 2 * np.trace(cov) - 2 * np.trace(sqrtm)
+
+
+def test_wasserstein_matches_dlib_within_1e5_on_float32_codes():
+  rng = np.random.default_rng(0)
+  mix = rng.normal(size=(6, 6))
+  codes = (rng.normal(size=(2000, 6)) @ mix).astype(np.float32)
+  r = unsupervised.unsupervised(codes)
+  assert abs(r["gaussian_wasserstein_correlation"] - _dlib_wasserstein(codes)) < 1e-5
+
+
+@pytest.mark.parametrize("value", [0.0, 0.7, 1e5, -3.25])
+def test_constant_dim_at_any_value_is_left_out_with_a_warning(value):
+  codes, labels = metrics_bad_input.clean()
+  codes[:, 3] = value
+  u = unsupervised.unsupervised(codes)
+  assert np.isfinite(u["gaussian_total_correlation"]) and u["num_active_dims"] == 3
+  assert any("constant dims [3]" in w for w in u["warnings"])
+  rest = unsupervised.unsupervised(codes[:, :3])
+  assert u["gaussian_total_correlation"] == pytest.approx(rest["gaussian_total_correlation"])
+  r = irs.irs(codes, labels)
+  assert np.isfinite(r["irs"]) and r["num_active_dims"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", [1e30, 1e-30])
+def test_scale_invariant_metrics_standardise(scale):
+  codes, labels = metrics_bad_input.clean()
+  scaled = (codes.astype(np.float64) * scale).astype(np.float32)
+  u0, u1 = unsupervised.unsupervised(codes), unsupervised.unsupervised(scaled)
+  assert u1["gaussian_total_correlation"] == pytest.approx(
+      u0["gaussian_total_correlation"], rel=1e-4)
+  assert u1["gaussian_wasserstein_correlation_norm"] == pytest.approx(
+      u0["gaussian_wasserstein_correlation_norm"], rel=1e-4)
+  kw = dict(num_train=200, num_eval=100, batch_size=16, prune_threshold=0.05 * scale)
+  f0 = factor_vae.factor_vae(codes, labels, **{**kw, "prune_threshold": 0.05})
+  f1 = factor_vae.factor_vae(scaled, labels, **kw)
+  assert f1["eval_accuracy"] == f0["eval_accuracy"]
+  m0, m1 = (metrics.METRICS["omes"](c, labels) for c in (codes, scaled))
+  assert m1["S"][:2] == pytest.approx(m0["S"][:2], abs=1e-5)
+
+
+def test_scale_dependent_metrics_warn_and_name_themselves():
+  codes, labels = metrics_bad_input.clean()
+  r = downstream.downstream(codes * np.float32(1e-10), labels, predictor="logreg")
+  assert any(w.startswith("logreg depends on the scale") for w in r["warnings"])
+  assert not downstream.downstream(codes, labels, predictor="logreg")["warnings"]
+
+
+def test_pruned_metrics_name_themselves_when_omes_fails():
+  codes, labels = metrics_bad_input.clean()
+  with pytest.raises(ValueError, match=r"^gbt_pruned: computing the OMES association"):
+    downstream.downstream_pruned(codes, labels, predictor="gbt",
+                                 omes_kwargs={"prune_threshold": 1e9, "reference": True})
+
+
+def test_evaluate_takes_a_comma_separated_string():
+  codes, labels = metrics_bad_input.clean()
+  assert set(metrics.evaluate(codes, labels, "omes,mig")) == {"omes", "mig"}
+
+
+@pytest.mark.slow
+def test_bad_input_grid_has_no_silent_result_and_no_crash():
+  rows = metrics_bad_input.run()
+  bad = [r for r in rows if r[2] in ("silent", "crash")]
+  assert len(rows) > 300
+  assert not bad, "\n".join(map(str, bad))
