@@ -10,6 +10,7 @@ it imports tensorflow_datasets.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Sequence
 
@@ -17,6 +18,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from dtransfer import workdir_lock
 from dtransfer.datasets import _hashing
 
 FILE_FORMAT = "array_record"
@@ -123,10 +125,103 @@ def prepare(builder_cls, config=None, data_dir=None, manual_dir=None,
   dl = tfds.download.DownloadConfig(
       manual_dir=None if manual_dir is None else os.fspath(manual_dir),
       register_checksums=register_checksums)
-  b.download_and_prepare(
-      download_dir=None if download_dir is None else os.fspath(download_dir),
-      download_config=dl)
+  config_dir = os.path.dirname(os.fspath(b.data_dir).rstrip("/"))
+  # One build of a config at a time; what a killed one left is removed first.
+  with workdir_lock.WorkdirLock(config_dir):
+    for path in remove_stale_incomplete(b):
+      logging.warning("removed %s, left by an interrupted build", path)
+    b.download_and_prepare(
+        download_dir=None if download_dir is None else os.fspath(download_dir),
+        download_config=dl)
   return b
+
+
+class PreparedDataError(ValueError):
+  """A prepared dataset file that cannot be read; names the file and the fix."""
+
+
+def rebuild_command(b) -> str:
+  """The shell commands that rebuild builder ``b``'s prepared files."""
+  name = b.name.removeprefix("dtransfer_")
+  config = getattr(b.builder_config, "name", "") if b.builder_config else ""
+  data_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.fspath(b.data_dir))))
+  return (f"rm -rf {b.data_dir} && python -m launch.build_datasets "
+          f"--datasets={name}{'/' + config if config else ''} --data_dir={data_dir}")
+
+
+class CheckedSource:
+  """A prepared split's random-access source whose read errors say which file
+  is damaged and how to rebuild it (array_record raises a bare
+  ``RuntimeError: Corrupted Riegeli/records file`` without a path)."""
+
+  def __init__(self, source, b):
+    self._src, self._builder = source, b
+
+  def __len__(self):
+    return len(self._src)
+
+  def __getitem__(self, key):
+    try:
+      return self._src[key]
+    except (IndexError, KeyError, TypeError):
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._error(e, [key]) from e
+
+  def __getitems__(self, keys):
+    try:
+      return self._src.__getitems__(keys)
+    except (IndexError, KeyError, TypeError):
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._error(e, keys) from e
+
+  def files(self, keys=None) -> list[str]:
+    """The files holding ``keys`` (all files of the split without keys)."""
+    inner = getattr(self._src, "data_source", None)
+    instr = getattr(inner, "_read_instructions", None)
+    if not instr:
+      return [os.fspath(self._builder.data_dir)]
+    if keys is None or not hasattr(inner, "_reader_idx_and_position"):
+      return sorted({os.fspath(ri.filename) for ri in instr})
+    out = set()
+    for k in list(keys)[:1000]:
+      try:
+        out.add(os.fspath(instr[inner._reader_idx_and_position(k)[0]].filename))  # pylint: disable=protected-access
+      except Exception:  # pylint: disable=broad-except
+        return sorted({os.fspath(ri.filename) for ri in instr})
+    return sorted(out)
+
+  def _error(self, e, keys) -> PreparedDataError:
+    files = self.files(keys)
+    shown = files[0] + (f" (or one of {len(files) - 1} more)" if len(files) > 1 else "")
+    first = (str(e).splitlines() or [""])[0][:200]
+    return PreparedDataError(
+        f"prepared dataset file {shown} is corrupt or unreadable ({type(e).__name__}: "
+        f"{first}). Rebuild it: {rebuild_command(self._builder)}")
+
+
+def checked_source(b, split: str = "train") -> CheckedSource:
+  """``b.as_data_source(split)`` with read errors that name file and fix."""
+  return CheckedSource(b.as_data_source(split=split), b)
+
+
+def remove_stale_incomplete(b) -> list[str]:
+  """Deletes ``incomplete.*`` folders a killed build of ``b`` left behind.
+
+  TFDS writes a version into ``<config dir>/incomplete.<random>_<version>``
+  and renames it when done; a SIGKILL leaves it. Call with the build lock
+  held, so none of them belongs to a live build.
+  """
+  import shutil  # pylint: disable=g-import-not-at-top
+  parent = os.path.dirname(os.fspath(b.data_dir).rstrip("/"))
+  removed = []
+  if os.path.isdir(parent):
+    for name in os.listdir(parent):
+      if name.startswith("incomplete."):
+        shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+        removed.append(os.path.join(parent, name))
+  return removed
 
 
 def data_source(builder_cls, config, data_dir, split: str = "train"):
@@ -147,7 +242,7 @@ def data_source(builder_cls, config, data_dir, split: str = "train"):
         f"--data_dir={data_dir}` or dtransfer.datasets._builder_utils."
         f"prepare({builder_cls.__name__}, {b.builder_config.name!r}, "
         f"{str(data_dir)!r}).")
-  return b.as_data_source(split=split)
+  return checked_source(b, split)
 
 
 def check_factor_order(labels: np.ndarray, sizes: Sequence[int]) -> None:

@@ -20,6 +20,7 @@ from absl import logging
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _archive
 from dtransfer.datasets import _files
 
 FACTOR_NAMES = ("elevation", "azimuth", "object")
@@ -50,8 +51,10 @@ def extract_cars(archive, dest) -> str:
   archive = os.fspath(archive)
   try:
     with tarfile.open(archive, "r:*") as t:
-      members = [m for m in t.getmembers()
-                 if m.isfile() and m.name.lstrip("./").startswith("data/cars/")]
+      # Every member is checked (absolute, '..', links, special files) with an
+      # error naming it; only car_*.mat and list.txt under data/cars/ are extracted.
+      members = [m for m in _archive.safe_tar_members(archive, t)
+                 if m.isfile() and _is_car_member(_archive.normalized(m.name))]
       if not members:
         raise ValueError(f"{archive} holds no data/cars/ files; is it "
                          f"{ARCHIVE} from {URL}?")
@@ -62,6 +65,11 @@ def extract_cars(archive, dest) -> str:
     raise ValueError(f"{archive} is not a readable tar.gz ({e}); it is "
                      f"corrupt or truncated. Download {URL} again.") from e
   return dest
+
+
+def _is_car_member(name: str) -> bool:
+  folder, base = os.path.split(name)
+  return folder == "data/cars" and (bool(_NAME.match(base)) or base == LIST)
 
 
 def read_list(path) -> list[str]:

@@ -26,6 +26,7 @@ import zipfile
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _archive
 from dtransfer.datasets import _image_ops
 from dtransfer.datasets.real_objects.original import ROTATIONS, SCALES, transform_maps
 from dtransfer.datasets import _files
@@ -67,13 +68,16 @@ class ZipCoil100Source:
       raise FileNotFoundError(f"missing {self.path}. {INSTRUCTIONS}")
     try:
       with zipfile.ZipFile(self.path) as z:
-        names = z.namelist()
+        # Every member is checked (absolute, '..', links) with an error naming it.
+        names = _archive.safe_zip_names(self.path, z)
     except zipfile.BadZipFile as e:
       raise ValueError(f"{self.path} is not a valid zip ({e}); it is corrupt "
                        f"or truncated. Delete it and download {URL} again.") from e
     found = {}
     for n in names:
-      m = _NAME_RE.search(n)
+      # Only <obj>__<pose>.png at the top or in one folder (coil-100/); other
+      # safe names (the archive's conversion script) are skipped.
+      m = _NAME_RE.search(n) if n.count("/") <= 1 else None
       if m:
         obj, pose = int(m.group(1)), int(m.group(2))
         if not (1 <= obj <= 100 and pose % 5 == 0 and 0 <= pose < 360):

@@ -28,6 +28,7 @@ from typing import Iterator
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _archive
 from dtransfer.datasets import _hashing
 from dtransfer.datasets.dsprites import renderer
 from dtransfer.datasets import _files
@@ -128,7 +129,7 @@ def read_header(path, check_md5: bool = True) -> OriginalHeader:
     raise FileNotFoundError(f"missing {path}. {INSTRUCTIONS}")
   try:
     with zipfile.ZipFile(path) as zf:
-      members = set(zf.namelist())
+      members = set(_archive.safe_zip_names(path, zf))
       for key in ("imgs", "latents_classes", "latents_values"):
         if f"{key}.npy" not in members:
           raise _corrupt(path, f"it has no '{key}' array (found "
@@ -139,7 +140,7 @@ def read_header(path, check_md5: bool = True) -> OriginalHeader:
       classes = npz["latents_classes"]
       values = npz["latents_values"]
   except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-    if isinstance(e, OriginalFileError):
+    if isinstance(e, (OriginalFileError, _archive.UnsafeArchiveError)):
       raise
     raise _corrupt(path, f"it cannot be read as an npz ({e})") from e
 

@@ -126,4 +126,4 @@ def open_source(config: str, data_dir, factor_sizes=None) -> TFDSSource:
     raise ValueError(f"{b.data_dir} lacks the factor grid in its metadata; "
                      "it was not written by this builder. Delete and rebuild it.")
   space = FactorSpace(tuple(meta["factor_names"]), tuple(meta["factor_sizes"]))
-  return TFDSSource(b.as_data_source(split="train"), space)
+  return TFDSSource(bu.checked_source(b, "train"), space)

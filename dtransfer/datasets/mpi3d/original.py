@@ -29,6 +29,7 @@ from absl import logging
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _archive
 from dtransfer.datasets import _hashing
 from dtransfer.datasets import _files
 
@@ -186,7 +187,7 @@ class NpzImages:
       raise FileNotFoundError(f"missing {self.path}.")
     try:
       with zipfile.ZipFile(self.path) as z:
-        names = z.namelist()
+        names = _archive.safe_zip_names(self.path, z)
         if "images.npy" not in names:
           raise ValueError(f"{self.path} has no 'images' array (it holds "
                            f"{[n[:-4] for n in names]}); is it MPI3D?")
