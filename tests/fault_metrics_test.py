@@ -85,3 +85,26 @@ def test_bad_input_grid_has_no_silent_result_and_no_crash():
   bad = [r for r in rows if r[2] in ("silent", "crash")]
   assert len(rows) > 300
   assert not bad, "\n".join(map(str, bad))
+
+
+def test_warnings_reach_the_console_and_summary_md(tmp_path, capsys):
+  from configs import common as common_cfg  # pylint: disable=g-import-not-at-top
+  from dtransfer import evaluate  # pylint: disable=g-import-not-at-top
+  codes, labels = metrics_bad_input.clean()
+  labels[:, 1] = 0  # a single-valued factor
+  config = common_cfg.base_config()
+  config.eval.metrics = ["mig"]
+  evaluate.evaluate_codes(codes, labels, config, str(tmp_path))
+  out = capsys.readouterr().out
+  assert "WARNING mig: factor 1 has a single value" in out
+  summary = (tmp_path / "summary.md").read_text()
+  assert "## Warnings" in summary and "- mig: factor 1 has a single value" in summary
+
+
+def test_npy_given_as_codes_is_explained(tmp_path):
+  from configs import common as common_cfg  # pylint: disable=g-import-not-at-top
+  from dtransfer import evaluate  # pylint: disable=g-import-not-at-top
+  np.save(tmp_path / "codes.npy", np.zeros((10, 3)))
+  with pytest.raises(ValueError, match=r"codes.npy is not a readable .npz.*single array.*np.savez"):
+    evaluate.evaluate_saved_codes(str(tmp_path / "codes.npy"), str(tmp_path / "out"),
+                                  common_cfg.base_config().eval)

@@ -183,3 +183,29 @@ def test_a_workdir_with_nothing_trained_takes_the_corrected_config(tmp_path):
   os.makedirs(tmp_path / "checkpoints" / "1")
   with pytest.raises(ValueError, match="different experiment"):
     workdir_lib.prepare_workdir(bad, str(tmp_path))
+
+
+@pytest.mark.slow
+def test_command_line_bad_input_is_one_line_and_leaves_nothing(tmp_path):
+  f = tmp_path / "a_file"
+  f.write_text("x")
+  base = [sys.executable, "-m", "launch.train", "--config=configs/source.py:dsprites,tiny"]
+  cases = [
+      (["--workdir=" + str(tmp_path / "w1"), "--config.train.batchsize=3"],
+       r"^error: bad --config argument: no config field 'batchsize' Did you mean \"batch_size\""),
+      (["--config=configs/source.py:dsprites,quik", "--workdir=" + str(tmp_path / "w2")],
+       r"^error: unknown config argument 'quik' in 'dsprites,quik': did you mean 'quick'\?"),
+      (["--workdir=" + str(f)], r"^error: --workdir .*a_file is a file"),
+      (["--workdir=" + str(tmp_path / "w3"), "--config.train.batch_size=-4"],
+       r"^error: config field train\.batch_size must be > 0, got -4"),
+      (["--workdir=" + str(tmp_path / "w4"), "--config.eval.batch_size=-1"],
+       r"^error: config field eval\.batch_size must be > 0, got -1"),
+  ]
+  for args, pattern in cases:
+    p = subprocess.run(base + args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    lines = [l for l in p.stderr.splitlines() if l.startswith("error:")]
+    assert p.returncode == 2 and len(lines) == 1, (args, p.stderr[-2000:])
+    assert "Traceback" not in p.stderr, (args, p.stderr[-2000:])
+    import re  # pylint: disable=g-import-not-at-top
+    assert re.match(pattern, lines[0]), (args, lines[0])
+  assert sorted(os.listdir(tmp_path)) == ["a_file"]  # no work directory was created
