@@ -98,6 +98,13 @@ def _files(step_dir: str) -> list[str]:
   return sorted(out)
 
 
+def _sync(name: str) -> None:
+  """All processes wait here (multi-host), e.g. until process 0 moved files."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices(f"dtransfer_checkpoint_{name}")
+
+
 class Checkpointer:
   """Saves, verifies and restores the training state under ``<workdir>/checkpoints``."""
 
@@ -149,6 +156,7 @@ class Checkpointer:
     self._manager.wait_until_finished()
     if jax.process_index() == 0:
       self._write_files_manifest(step)
+    _sync(f"manifest_{step}")
     self._check(step, jax.tree.map(_host, state))
     self._prune(step)
 
@@ -298,6 +306,7 @@ class Checkpointer:
           shutil.move(src, dest)
           logging.warning("moved corrupt checkpoint step %d to %s", s, dest)
           print(f"WARNING: moved corrupt checkpoint step {s} to {dest}", flush=True)
+    _sync("move_aside")
     self._reload()
 
   def close(self):

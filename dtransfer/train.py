@@ -156,8 +156,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   returns the evaluation results.
   """
   config_check.validate(config)
-  config_check.check_workdir(workdir)
+  workdir = config_check.check_workdir(workdir)
   source = workdir_lib.image_source(config)
-  method, state = train(config, workdir, source=source)
-  return evaluate.evaluate_model(method, state, source, config,
-                                 os.path.join(workdir, "eval"))
+  # Held through the evaluation too (re-entrant: train() takes it again).
+  with workdir_lock.WorkdirLock(workdir):
+    method, state = train(config, workdir, source=source)
+    return evaluate.evaluate_model(method, state, source, config,
+                                   os.path.join(workdir, "eval"))
