@@ -143,21 +143,22 @@ class Checkpointer:
     """
     del force  # kept for callers of the old signature; every save is explicit
     step = int(step)
-    bad = non_finite_leaves(state)
+    host = jax.tree.map(_host, state)  # one copy for the checks and the read-back
+    bad = non_finite_leaves(host)
     if bad:
       raise FloatingPointError(
           f"refusing to checkpoint step {step}: non-finite values in "
           f"{', '.join(bad[:5])}; the previous checkpoints are kept.")
     if step in self.steps():
       return  # this step is already on disk (e.g. resumed exactly at it)
-    digest = {"step": step, "arrays": array_digest(state)}
+    digest = {"step": step, "arrays": array_digest(host)}
     self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state), digest=ocp.args.JsonSave(digest)))
     self._manager.wait_until_finished()
     if jax.process_index() == 0:
       self._write_files_manifest(step)
     _sync(f"manifest_{step}")
-    self._check(step, jax.tree.map(_host, state))
+    self._check(step, host)
     self._prune(step)
 
   def _write_files_manifest(self, step: int) -> None:
