@@ -221,7 +221,7 @@ def evaluate_model(method, state, source, config, outdir: str, title: str = "") 
   representation at ``state`` and evaluates them."""
   os.makedirs(outdir, exist_ok=True)
   started = time.perf_counter()
-  model, variables = method.model, method.variables(state)
+  variables = method.variables(state)
   codes, factors = encode_sample(method, variables, source, config.eval.num_samples,
                                  seed=config.eval.seed, batch_size=config.eval.batch_size,
                                  stage=title or "eval")
@@ -231,10 +231,12 @@ def evaluate_model(method, state, source, config, outdir: str, title: str = "") 
   np.savez_compressed(os.path.join(outdir, "codes.npz"), codes=codes, factors=factors,
                       factor_names=np.asarray(source.space.names))
   _, preview = pairs.sample_dataset(source, 8, seed=config.eval.seed + 1)
-  examples = next(preview())
-  save_png(traversals(model, variables, examples[3], steps=config.eval.traversal_steps),
-           os.path.join(outdir, "traversals.png"))
-  save_png(reconstructions(model, variables, examples), os.path.join(outdir, "reconstructions.png"))
+  method.figures(variables, next(preview()), outdir, config)
+  extra = _jsonable(method.evaluate(variables, source, config, outdir))
+  if extra:
+    results.update(extra)
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=1)
   seconds = round(time.perf_counter() - started, 1)
   with open(os.path.join(outdir, "timing.json"), "w") as f:
     json.dump({"seconds": seconds, "num_samples": int(config.eval.num_samples)}, f)

@@ -9,10 +9,13 @@ with ``beta_vae``.
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import optax
 
+from dtransfer import evaluate
 from dtransfer import losses
 from dtransfer import optim
 from dtransfer.data import pairs
@@ -86,6 +89,14 @@ class VAE(base.Method):
     """The posterior mean."""
     mean, _, _ = self.model.encode(variables, x, train=False)
     return mean
+
+  def figures(self, variables, examples, outdir: str, config) -> None:
+    """Latent traversals of one example and reconstructions of all eight."""
+    evaluate.save_png(evaluate.traversals(self.model, variables, examples[3],
+                                          steps=config.eval.traversal_steps),
+                      os.path.join(outdir, "traversals.png"))
+    evaluate.save_png(evaluate.reconstructions(self.model, variables, examples),
+                      os.path.join(outdir, "reconstructions.png"))
 
   def export(self, state) -> dict:
     return {"params": state["params"], "model_state": state["model_state"],
