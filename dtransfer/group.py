@@ -87,15 +87,16 @@ def member_workdirs(workdir: str, n: int) -> list[str]:
   return [os.path.join(workdir, f"model_{i}") for i in range(n)]
 
 
-def check_groupable(configs) -> None:
-  """Raises unless the configs differ only in ``PER_MODEL`` fields."""
+def check_groupable(configs, also=()) -> None:
+  """Raises unless the configs differ only in ``PER_MODEL`` (and ``also``) fields."""
+  free = set(PER_MODEL) | set(also)
   flat = [workdir_lib.flatten(c.to_dict()) for c in configs]
   for i, f in enumerate(flat[1:], 1):
     diff = sorted(k for k in set(f) | set(flat[0])
-                  if k not in PER_MODEL and f.get(k) != flat[0].get(k))
+                  if k not in free and f.get(k) != flat[0].get(k))
     if diff:
       raise ValueError(f"models 0 and {i} of a group differ in {diff}; only "
-                       f"{list(PER_MODEL)} may differ between the models of a group "
+                       f"{sorted(free)} may differ between the models of a group "
                        "(run the others as separate groups).")
 
 
@@ -171,8 +172,8 @@ def _resume_step(checkpointers) -> int | None:
   return max(common)
 
 
-def train_group(configs, workdirs, *, source=None, stop_after: int | None = None,
-                devices=None):
+def train_group(configs, workdirs, *, source=None, init_from=None,
+                stop_after: int | None = None, devices=None, also_per_model=()):
   """Trains (or resumes) the models of ``configs`` as one program.
 
   Args:
@@ -180,8 +181,12 @@ def train_group(configs, workdirs, *, source=None, stop_after: int | None = None
       differ only in ``PER_MODEL`` fields.
     workdirs: one work directory per model.
     source: the ImageSource (default: built from ``configs[0].data``).
+    init_from: one state per model to start from instead of a fresh init
+      (fine-tuning).
     stop_after: stop after this many steps in this call (tests simulate a kill).
     devices: the devices of the ``("models", "data")`` mesh (default: all).
+    also_per_model: config fields besides ``PER_MODEL`` that may differ (e.g.
+      ``transfer.source_workdir`` for fine-tunings).
 
   Returns:
     a list of (method, host state), one per model.
@@ -193,7 +198,7 @@ def train_group(configs, workdirs, *, source=None, stop_after: int | None = None
   if jax.process_count() > 1:
     raise ValueError("groups of models run in one process; on several hosts use "
                      "train.num_models=1 (data parallelism).")
-  check_groupable(configs)
+  check_groupable(configs, also_per_model)
   config = configs[0]
   source = source if source is not None else workdir_lib.image_source(config)
   model = workdir_lib.build_model(config, source.image_shape)
@@ -214,7 +219,8 @@ def train_group(configs, workdirs, *, source=None, stop_after: int | None = None
                                          keep=c.train.keep_checkpoints)
                    for c, w in zip(configs, workdirs)]
   try:
-    states = [m.init(c.seed) for m, c in zip(members, configs)]
+    states = (list(init_from) if init_from is not None
+              else [m.init(c.seed) for m, c in zip(members, configs)])
     start = _resume_step(checkpointers)
     if start is not None:
       states = [ck.restore(s, step=start)[1] for ck, s in zip(checkpointers, states)]
