@@ -320,5 +320,5 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
       continue
     results.append(evaluate.evaluate_model(method, state, source, c,
                                            os.path.join(w, "eval"),
-                                           title=f"model {os.path.basename(w)}"))
+                                           title=os.path.basename(w)))
   return results
