@@ -207,10 +207,14 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
   names = list(config.eval.metrics)
   start = time.perf_counter()
   say(stage, f"computing {len(names)} metrics on {len(codes)} codes: {', '.join(names)}")
+  order = sorted(names, key=lambda m: m != "omes")   # metrics.evaluate runs OMES first
+
+  def progress(name, i, n, sec):
+    running = f"; running {order[i]}" if i < n else ""
+    say(stage, f"metric {i}/{n} {name} done in {sec:.1f} s{running}")
+
   results = metrics.evaluate(codes, factors, metrics=names, seed=config.eval.seed,
-                             progress=lambda name, i, n, sec: say(
-                                 stage, f"metric {i}/{n} {name} done in {sec:.1f} s"),
-                             **dict(config.eval.metric_kwargs))
+                             progress=progress, **dict(config.eval.metric_kwargs))
   say(stage, f"metrics done in {time.perf_counter() - start:.1f} s")
   results = _jsonable(results)
   console.print_warnings(stage, results)
