@@ -42,7 +42,9 @@ def save_loss_curves(runs: dict[str, str], path: str, terms=TERMS) -> str | None
     for ax, (title, curves) in zip(axes[0], data.items()):
       positive = all(v > 0 for _, vals in curves.values() for v in vals)
       for term, (steps, values) in curves.items():
-        ax.plot(steps, values, label=term, marker="." if len(steps) < 20 else None)
+        # the loss (often recon + a small KL) dashed on top, so both stay visible
+        style = {"color": "black", "ls": "--", "lw": 1, "zorder": 3} if term == "loss" else {}
+        ax.plot(steps, values, label=term, marker="." if len(steps) < 20 else None, **style)
       if positive:
         ax.set_yscale("log")
       ax.set_title(title, fontsize=10)
