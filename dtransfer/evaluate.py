@@ -144,6 +144,17 @@ def label_rows(picture: np.ndarray, labels, margin: int = 26) -> np.ndarray:
   return np.asarray(out)
 
 
+def _pngs(outdir: str) -> list[str]:
+  return sorted(n[:-4] for n in os.listdir(outdir) if n.endswith(".png"))
+
+
+def _read_png(path: str) -> np.ndarray:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(path) as img:
+    return np.asarray(img.convert("RGBA" if img.mode in ("RGBA", "P", "LA") else
+                                  ("L" if img.mode in ("L", "1", "I") else "RGB")))
+
+
 def save_png(array: np.ndarray, path: str, scale: int = 2) -> None:
   from PIL import Image  # pylint: disable=g-import-not-at-top
   img = Image.fromarray(array)
@@ -167,11 +178,13 @@ def _traversal_fn(model, steps: int, radius: float):
 
 def traversals(model, variables, image: np.ndarray, steps: int = 9,
                radius: float = 2.0) -> np.ndarray:
-  """Decoded traversals: row d varies latent d over [-radius, radius] around the code."""
+  """Decoded traversals: row d (labelled zd) varies latent d over [-radius, radius]
+  around the code."""
   fn = _cached("traversals", model, lambda: _traversal_fn(model, steps, radius),
                steps, radius)
   out = np.asarray(fn(variables, jnp.asarray(image)))
-  return _grid(out, model.num_latents, steps)
+  return label_rows(_grid(out, model.num_latents, steps),
+                    [f"z{d}" for d in range(model.num_latents)])
 
 
 def _reconstruction_fn(model):
@@ -241,7 +254,7 @@ def evaluate_model(method, state, source, config, outdir: str, title: str = "") 
   representation at ``state`` and evaluates them."""
   os.makedirs(outdir, exist_ok=True)
   started = time.perf_counter()
-  model, variables = method.model, method.variables(state)
+  variables = method.variables(state)
   codes, factors = encode_sample(method, variables, source, config.eval.num_samples,
                                  seed=config.eval.seed, batch_size=config.eval.batch_size,
                                  stage=title or "eval")
@@ -250,20 +263,22 @@ def evaluate_model(method, state, source, config, outdir: str, title: str = "") 
     return results
   np.savez_compressed(os.path.join(outdir, "codes.npz"), codes=codes, factors=factors,
                       factor_names=np.asarray(source.space.names))
-  say(title or "eval", "drawing traversals and reconstructions")
+  say(title or "eval", "drawing figures")
   _, preview = pairs.sample_dataset(source, 8, seed=config.eval.seed + 1)
-  examples = next(preview())
-  figures = {"traversals": label_rows(
-                 traversals(model, variables, examples[3], steps=config.eval.traversal_steps),
-                 [f"z{d}" for d in range(model.num_latents)]),
-             "reconstructions": reconstructions(model, variables, examples)}
-  for name, picture in figures.items():
-    save_png(picture, os.path.join(outdir, f"{name}.png"))
-  # TensorBoard: the figures and headline numbers at the evaluated step.
+  method.figures(variables, next(preview()), outdir, config)
+  extra = _jsonable(method.evaluate(variables, source, config, outdir))
+  if extra:
+    console.print_warnings(title or "eval", extra)
+    results.update(extra)
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=1)
+  # TensorBoard: the figures (association matrix and whatever the method drew)
+  # and the headline numbers, at the evaluated step.
   board = event_writer.EventWriter(outdir)
   step = int(np.asarray(jax.device_get(state["step"]))) if isinstance(state, dict) and \
       "step" in state else 0
-  board.images(step, {f"eval/{k}": v for k, v in figures.items()})
+  board.images(step, {f"eval/{n}": _read_png(os.path.join(outdir, f"{n}.png"))
+                      for n in _pngs(outdir)})
   board.scalars(step, dict(results_lib.scalars(results)), prefix="eval/")
   seconds = round(time.perf_counter() - started, 1)
   with open(os.path.join(outdir, "timing.json"), "w") as f:
