@@ -39,8 +39,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from dtransfer import checkpoint as ckpt_lib
 from dtransfer import evaluate
-from dtransfer import methods
 from dtransfer import event_writer
+from dtransfer import methods
 from dtransfer import metrics_log
 from dtransfer import train as train_lib
 from dtransfer import workdir as workdir_lib
