@@ -34,7 +34,7 @@ def test_console_tensorboard_and_report_of_the_main_job(tmp_path):
   assert "checkpoint_manager" not in err and "orbax" not in (out + err).lower(), err[:2000]
   for stage in ("[main] source training + evaluation: started",
                 "[eval] computing 1 metrics on 256 codes: omes",
-                "[eval] warning: omes: ", "[untrained network] drawing traversals",
+                "[eval] warning: omes: ", "[untrained network] drawing figures",
                 "[after fine-tuning on noisy_dsprites] evaluation written to",
                 "[main] transfer: before, fine-tuning, after: done in"):
     assert stage in out, (stage, out)

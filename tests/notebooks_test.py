@@ -1,7 +1,7 @@
 """The notebooks execute (tiny settings) in a Jupyter kernel, and are kept without outputs.
 
-Each notebook's cell tagged ``parameters`` is replaced (as papermill does) with
-test-sized settings and a temporary work directory, then the notebook runs
+After each notebook's cell tagged ``parameters`` a cell is injected (as papermill
+does) that sets test-sized settings and a temporary work directory, then the notebook runs
 top to bottom with nbclient, from notebooks/ as a reader in a clone would. The
 executed copy is written to ``$DTRANSFER_NOTEBOOK_OUT`` when set (to look at
 its figures).
@@ -45,9 +45,9 @@ def execute(name, workdir):
   nbformat = pytest.importorskip("nbformat")
   pytest.importorskip("ipykernel")
   nb = _read(name)
-  for cell in nb.cells:
-    if "parameters" in cell.metadata.get("tags", []):
-      cell.source = PARAMETERS[name].format(workdir=str(workdir))
+  at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+  nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
+      PARAMETERS[name].format(workdir=str(workdir))))
   client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                    resources={"metadata": {"path": NOTEBOOKS}})
   try:
