@@ -39,6 +39,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from dtransfer import checkpoint as ckpt_lib
 from dtransfer import evaluate
+from dtransfer import event_writer
 from dtransfer import methods
 from dtransfer import metrics_log
 from dtransfer import train as train_lib
@@ -239,6 +240,7 @@ def _loop(configs, workdirs, source, members, states, mesh, checkpointers, stop_
   total, start = int(config.train.num_steps), int(states[0]["step"])
   end = total if stop_after is None else min(total, start + int(stop_after))
   writers = [metrics_log.MetricWriter(w) for w in workdirs]
+  boards = [event_writer.EventWriter(w, enabled=wr.enabled) for w, wr in zip(workdirs, writers)]
   logging.info("training a group of %d %s models from step %d to %d on mesh %s", n,
                members[0].name, start, total, dict(mesh.shape))
   step_fn = make_group_step(members[0])
@@ -260,7 +262,10 @@ def _loop(configs, workdirs, source, members, states, mesh, checkpointers, stop_
         host = jax.device_get(history)
         history = []
         now_alive = np.asarray(jax.device_get(alive))
-        rates = progress.update(step)
+        with np.errstate(all="ignore"):  # the mean over time and live models, for the console
+          terms = {k: float(np.nanmean([np.where(m["finite"], m[k], np.nan) for m in host]))
+                   for k in host[0] if k != "finite"}
+        rates = progress.update(step, terms)
         for i in np.flatnonzero(~dead):
           rows = [{k: v[i] for k, v in m.items()} for m in host]
           good = [r for r in rows if bool(r["finite"])]
@@ -269,6 +274,7 @@ def _loop(configs, workdirs, source, members, states, mesh, checkpointers, stop_
                     if k != "finite"}
             last = step if now_alive[i] else step - len(rows) + len(good)
             writers[i].write(last, **mean, **rates)
+            boards[i].scalars(last, {**mean, **rates}, prefix="train/")
           if not now_alive[i]:
             dead[i] = True
             _fail(i, step - len(rows) + len(good) + 1, rows[len(good)], workdirs[i],

@@ -85,3 +85,21 @@ def comparison_table(named: dict[str, dict], factor_names=(), delta_from: str | 
               for r in rows for c in cols]
       lines.append(f"| {fname} | " + " | ".join(vals) + " |")
   return "\n".join(lines)
+
+
+def _flatten(d, prefix=""):
+  for k, v in d.items():
+    if isinstance(v, dict) and v:
+      yield from _flatten(v, f"{prefix}{k}.")
+    else:
+      yield f"{prefix}{k}", v
+
+
+def config_section(configs: dict) -> str:
+  """Markdown: each ``{stage: config}`` as a folded ``field = value`` listing."""
+  out = []
+  for stage, config in configs.items():
+    d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    lines = "\n".join(f"{k} = {v!r}" for k, v in _flatten(d))
+    out.append(f"<details><summary>{stage}</summary>\n\n```\n{lines}\n```\n\n</details>\n")
+  return "\n".join(out)

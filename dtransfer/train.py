@@ -12,7 +12,6 @@ with no iterator state to save.
 
 from __future__ import annotations
 
-import logging
 import os
 
 import grain
@@ -21,7 +20,9 @@ import ml_collections
 import numpy as np
 
 from dtransfer import checkpoint as ckpt_lib
+from dtransfer import console
 from dtransfer import evaluate
+from dtransfer import event_writer
 from dtransfer import methods
 from dtransfer import metrics_log
 from dtransfer import sharding
@@ -76,10 +77,13 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
     state = init_from if init_from is not None else method.init(config.seed)
     if checkpointer.latest_step() is not None:
       start, state = checkpointer.restore(state)
-      logging.info("resumed from %s at step %d", checkpointer.directory, start)
+      console.say("train", f"resumed from {checkpointer.directory} at step {start}")
     if int(state["step"]) < int(config.train.num_steps):
       state = _loop(config, workdir, source, method, state, mesh, checkpointer,
                     stop_after)
+    else:
+      console.say("train", f"already trained to step {int(state['step'])} in {workdir}; "
+                           "training skipped")
   finally:
     checkpointer.close()
   return method, jax.device_get(state)
@@ -89,13 +93,16 @@ def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after
   """Runs the jitted step from ``state['step']``; logs, guards NaN, checkpoints."""
   total, start = int(config.train.num_steps), int(state["step"])
   writer = metrics_log.MetricWriter(workdir)
-  logging.info("devices: %s (%d processes); training %s from step %d to %d",
-               jax.devices(), jax.process_count(), method.name, start, total)
+  # TensorBoard scalars beside metrics.jsonl (tensorboard --logdir <runs>).
+  board = event_writer.EventWriter(workdir, enabled=writer.enabled)
+  console.say("train", f"{method.name} from step {start} to {total} on "
+                       f"{jax.device_count()} {jax.default_backend()} device(s), "
+                       f"{jax.process_count()} process(es); workdir {workdir}")
   step_fn = method.train_step()
   state = sharding.replicate(state, mesh)
   end = total if stop_after is None else min(total, start + int(stop_after))
   data = iter(input_pipeline(method, source, start, end, config.data))
-  progress = metrics_log.Progress(total, start)
+  progress = console.TrainProgress(total, start)
   history = []
   try:
     for step in range(start + 1, end + 1):
@@ -112,8 +119,9 @@ def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after
               f"(loss={host[bad]['loss']}); the last finite state was saved. Lower "
               "optim.learning_rate, keep optim.grad_clip_norm > 0, or check the data.")
         mean = {k: float(np.mean([m[k] for m in host])) for k in host[0] if k != "finite"}
-        mean.update(progress.update(step))
+        mean.update(progress.update(step, mean))
         writer.write(step, **mean)
+        board.scalars(step, mean, prefix="train/")
       if step % config.train.checkpoint_every == 0 or step == end:
         checkpointer.save(step, state)
   finally:  # stop grain's reader threads, also when the loop raises
