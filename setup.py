@@ -37,5 +37,9 @@ setup(
         "tqdm",          # build progress bars; also TFDS's
         "etils",
     ],
-    extras_require={"test": ["pytest>=8", "chex>=0.1.87"]},
+    extras_require={"test": ["pytest>=8", "chex>=0.1.87",
+                             # notebooks/ executed by tests/notebooks_test.py
+                             "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6",
+                             # TensorBoard's event reader checks the event files we write
+                             "tensorboard>=2.16"]},
 )

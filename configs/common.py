@@ -100,6 +100,12 @@ def base_config() -> ml_collections.ConfigDict:
       "log_every": 100,
       "checkpoint_every": 10_000,
       "keep_checkpoints": 2,
+      # A group of models trained as one program (dtransfer.group): model i
+      # uses seeds[i] (default seed + i) and betas[i] (default model.beta) and
+      # writes <workdir>/model_<i> like a single run.
+      "num_models": 1,
+      "seeds": (),
+      "betas": (),
   })
   c.eval = ml_collections.ConfigDict({
       "num_samples": 15_008,

@@ -29,14 +29,11 @@ import numpy as np
 
 from dtransfer import results as results_lib
 
-# Table rows: (label, how to read per-factor values, how to read "All").
-# "All" is the metric's own whole-representation number (for GBT: the mean over
-# factors, as in the paper; for MES/OS: OMES at alpha 0/1, avg pooling).
+# Table rows: labels of results.MEASURES (per-factor values, then "All", the
+# metric's own whole-representation number: for GBT the mean over factors, as
+# in the paper; for MES/OS: OMES at alpha 0/1, avg pooling).
 METRIC_ROWS = ("GBT", "GBT pruned", "MES", "OS", "OMES", "DCI", "MIG")
 ALL = "All"
-
-
-_get = results_lib.get
 
 
 def _omes_all(results, alpha):
@@ -45,23 +42,12 @@ def _omes_all(results, alpha):
 
 def metric_values(results: dict, num_factors: int) -> dict[str, list]:
   """{row label: [value per factor..., All]} of one evaluation (None: not computed)."""
-
-  def per(*path):
-    v = _get(results, *path)
-    return list(v) if isinstance(v, list) and len(v) == num_factors else [None] * num_factors
-
-  out = {
-      "GBT": per("gbt", "test_accuracy") + [_get(results, "gbt", "mean_test_accuracy")],
-      "GBT pruned": per("gbt_pruned", "union_test_accuracy")
-                    + [_get(results, "gbt_pruned", "union_mean_test_accuracy")],
-      "MES": per("omes", "mes") + [_omes_all(results, 0.0)],
-      "OS": per("omes", "os") + [_omes_all(results, 1.0)],
-      "OMES": per("omes", "score") + [_omes_all(results, 0.5)],
-      "DCI": [None] * num_factors + [_get(results, "dci", "disentanglement")],
-      "MIG": per("mig", "gap") + [_get(results, "mig", "mig")],
-  }
-  return {k: [None if v is None or not _finite(v) else float(v) for v in vals]
-          for k, vals in out.items()}
+  out = {}
+  for label in METRIC_ROWS:
+    m = results_lib.MEASURE[label]
+    vals = m.factors(results, num_factors) + [m.value(results)]
+    out[label] = [None if v is None or not _finite(v) else float(v) for v in vals]
+  return out
 
 
 def _finite(v) -> bool:
@@ -318,12 +304,10 @@ def headline_metrics(results: dict) -> dict[str, float]:
   out = {}
   for alpha in CORRELATION_ALPHAS:
     out[f"OMES a={alpha:g}"] = _omes_all(results, alpha)
-  out["DCI"] = _get(results, "dci", "disentanglement")
-  out["MIG"] = _get(results, "mig", "mig")
-  out["BetaVAE"] = _get(results, "beta_vae", "eval_accuracy")
-  out["FactorVAE"] = _get(results, "factor_vae", "eval_accuracy")
-  out["GBT acc."] = _get(results, "gbt", "mean_test_accuracy")
-  out["GBT pruned acc."] = _get(results, "gbt_pruned", "union_mean_test_accuracy")
+  for label, name in (("DCI", "DCI"), ("MIG", "MIG"), ("BetaVAE", "BetaVAE"),
+                      ("FactorVAE", "FactorVAE"), ("GBT acc.", "GBT"),
+                      ("GBT pruned acc.", "GBT pruned")):
+    out[label] = results_lib.MEASURE[name].value(results)
   return {k: (float(v) if _finite(v) else float("nan")) for k, v in out.items()}
 
 
@@ -349,7 +333,7 @@ def distance_rows(records) -> list[dict]:
           if k in ("mmd2", "frechet") and _finite(v):
             p["_d"].setdefault(f"{space} {k}", []).append(v)
     for key, fn in (("_omes", lambda x: _omes_all(x, 0.5)),
-                    ("_gbt", lambda x: _get(x, "gbt", "mean_test_accuracy"))):
+                    ("_gbt", results_lib.MEASURE["GBT"].value)):
       b, a = fn(r["before"]), fn(r["after"])
       if _finite(b) and _finite(a):
         p[key].append(a - b)

@@ -49,7 +49,8 @@ def _is_real(v) -> bool:
 
 # Known keys of the loop-owned sections (unknown ones are typos).
 KNOWN_KEYS = {
-    "train": ("num_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"),
+    "train": ("num_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints",
+              "num_models", "seeds", "betas"),
     "optim": ("learning_rate", "b1", "b2", "eps", "weight_decay", "grad_clip_norm",
               "schedule", "warmup_steps", "end_lr_fraction"),
     "eval": ("num_samples", "batch_size", "seed", "metrics", "metric_kwargs",
@@ -66,6 +67,7 @@ _NUMBERS = (
     ("train.log_every", "int", 0, False, None, None),
     ("train.checkpoint_every", "int", 0, False, None, None),
     ("train.keep_checkpoints", "int", 0, False, None, None),
+    ("train.num_models", "int", 0, False, None, None),
     ("optim.learning_rate", "real", 0, False, None, None),
     ("optim.b1", "real", 0, True, 1, False),
     ("optim.b2", "real", 0, True, 1, False),

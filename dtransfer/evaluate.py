@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import time
 
@@ -22,6 +21,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from dtransfer import console
+from dtransfer import event_writer
 from dtransfer import methods
 from dtransfer import results as results_lib
 from dtransfer import metrics
@@ -44,11 +45,8 @@ def _cached(kind: str, model, build, *key):
   return hit[1]
 
 
-def say(stage: str, message: str) -> None:
-  """One progress line of an evaluation stage (console and log)."""
-  logging.info("[%s] %s", stage, message)
-  if jax.process_index() == 0:
-    print(f"[{stage}] {message}", flush=True)
+# One progress line of an evaluation stage, printed once (dtransfer.console).
+say = console.say
 
 
 def make_encoder(method, batch_size: int = 512, mesh=None):
@@ -132,6 +130,31 @@ def _grid(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
   return out[..., 0] if c == 1 else out
 
 
+def label_rows(picture: np.ndarray, labels, margin: int = 26) -> np.ndarray:
+  """``picture`` (a ``_grid`` of ``len(labels)`` rows) with each row's label on a white
+  margin at its left, e.g. the latent index of each traversal row."""
+  from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
+  img = Image.fromarray(picture)
+  out = Image.new(img.mode, (img.width + margin, img.height), "white")
+  out.paste(img, (margin, 0))
+  draw = ImageDraw.Draw(out)
+  row = (img.height - 1) / max(len(labels), 1)
+  for i, text in enumerate(labels):
+    draw.text((2, int(1 + (i + 0.5) * row) - 5), str(text), fill="black")
+  return np.asarray(out)
+
+
+def _pngs(outdir: str) -> list[str]:
+  return sorted(n[:-4] for n in os.listdir(outdir) if n.endswith(".png"))
+
+
+def _read_png(path: str) -> np.ndarray:
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  with Image.open(path) as img:
+    return np.asarray(img.convert("RGBA" if img.mode in ("RGBA", "P", "LA") else
+                                  ("L" if img.mode in ("L", "1", "I") else "RGB")))
+
+
 def save_png(array: np.ndarray, path: str, scale: int = 2) -> None:
   from PIL import Image  # pylint: disable=g-import-not-at-top
   img = Image.fromarray(array)
@@ -155,11 +178,13 @@ def _traversal_fn(model, steps: int, radius: float):
 
 def traversals(model, variables, image: np.ndarray, steps: int = 9,
                radius: float = 2.0) -> np.ndarray:
-  """Decoded traversals: row d varies latent d over [-radius, radius] around the code."""
+  """Decoded traversals: row d (labelled zd) varies latent d over [-radius, radius]
+  around the code."""
   fn = _cached("traversals", model, lambda: _traversal_fn(model, steps, radius),
                steps, radius)
   out = np.asarray(fn(variables, jnp.asarray(image)))
-  return _grid(out, model.num_latents, steps)
+  return label_rows(_grid(out, model.num_latents, steps),
+                    [f"z{d}" for d in range(model.num_latents)])
 
 
 def _reconstruction_fn(model):
@@ -195,23 +220,29 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
   names = list(config.eval.metrics)
   start = time.perf_counter()
   say(stage, f"computing {len(names)} metrics on {len(codes)} codes: {', '.join(names)}")
+  order = sorted(names, key=lambda m: m != "omes")   # metrics.evaluate runs OMES first
+
+  def progress(name, i, n, sec):
+    running = f"; running {order[i]}" if i < n else ""
+    say(stage, f"metric {i}/{n} {name} done in {sec:.1f} s{running}")
+
   results = metrics.evaluate(codes, factors, metrics=names, seed=config.eval.seed,
-                             progress=lambda name, i, n, sec: say(
-                                 stage, f"metric {i}/{n} {name} done in {sec:.1f} s"),
-                             **dict(config.eval.metric_kwargs))
+                             progress=progress, **dict(config.eval.metric_kwargs))
   say(stage, f"metrics done in {time.perf_counter() - start:.1f} s")
   results = _jsonable(results)
+  console.print_warnings(stage, results)
   if jax.process_index() != 0:  # every process computes, process 0 writes
     return results
   with open(os.path.join(outdir, "results.json"), "w") as f:
     json.dump(results, f, indent=1)
   if "omes" in results:
-    plots.save_association_heatmap(np.asarray(results["omes"]["S"]),
+    omes = results["omes"]
+    plots.save_association_heatmap(np.asarray(omes["S"]),
                                    os.path.join(outdir, "association.png"),
-                                   factor_names=factor_names, title=title or None)
-  notes = results_lib.warnings(results)
-  for note in notes:  # not only in results.json: a reader of the console sees them
-    say(stage, f"WARNING {note}")
+                                   factor_names=factor_names, title=title or None,
+                                   inactive_dims=omes.get("inactive"),
+                                   excluded_factors=omes.get("excluded_factors"))
+  notes = results_lib.warnings(results)  # printed above (console.print_warnings)
   with open(os.path.join(outdir, "summary.md"), "w") as f:
     f.write(f"# {title or 'Evaluation'}\n\n| metric | value |\n|---|---|\n")
     for name, value in results_lib.scalars(results):
@@ -226,7 +257,7 @@ def evaluate_model(method, state, source, config, outdir: str, title: str = "") 
   representation at ``state`` and evaluates them."""
   os.makedirs(outdir, exist_ok=True)
   started = time.perf_counter()
-  model, variables = method.model, method.variables(state)
+  variables = method.variables(state)
   codes, factors = encode_sample(method, variables, source, config.eval.num_samples,
                                  seed=config.eval.seed, batch_size=config.eval.batch_size,
                                  stage=title or "eval")
@@ -235,11 +266,23 @@ def evaluate_model(method, state, source, config, outdir: str, title: str = "") 
     return results
   np.savez_compressed(os.path.join(outdir, "codes.npz"), codes=codes, factors=factors,
                       factor_names=np.asarray(source.space.names))
+  say(title or "eval", "drawing figures")
   _, preview = pairs.sample_dataset(source, 8, seed=config.eval.seed + 1)
-  examples = next(preview())
-  save_png(traversals(model, variables, examples[3], steps=config.eval.traversal_steps),
-           os.path.join(outdir, "traversals.png"))
-  save_png(reconstructions(model, variables, examples), os.path.join(outdir, "reconstructions.png"))
+  method.figures(variables, next(preview()), outdir, config)
+  extra = _jsonable(method.evaluate(variables, source, config, outdir))
+  if extra:
+    console.print_warnings(title or "eval", extra)
+    results.update(extra)
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+      json.dump(results, f, indent=1)
+  # TensorBoard: the figures (association matrix and whatever the method drew)
+  # and the headline numbers, at the evaluated step.
+  board = event_writer.EventWriter(outdir)
+  step = int(np.asarray(jax.device_get(state["step"]))) if isinstance(state, dict) and \
+      "step" in state else 0
+  board.images(step, {f"eval/{n}": _read_png(os.path.join(outdir, f"{n}.png"))
+                      for n in _pngs(outdir)})
+  board.scalars(step, dict(results_lib.scalars(results)), prefix="eval/")
   seconds = round(time.perf_counter() - started, 1)
   with open(os.path.join(outdir, "timing.json"), "w") as f:
     json.dump({"seconds": seconds, "num_samples": int(config.eval.num_samples)}, f)

@@ -17,6 +17,7 @@ import time
 import ml_collections
 
 from dtransfer import config_check
+from dtransfer import curves
 from dtransfer import evaluate
 from dtransfer import methods
 from dtransfer import report
@@ -114,6 +115,14 @@ def _warnings(named: dict) -> str:
                    for w in results_lib.warnings(results))
 
 
+def _as_run(run_dir: str, fallback):
+  """The config a run directory was trained with (config.json), else ``fallback``."""
+  try:
+    return workdir_lib.read_config(run_dir)
+  except (FileNotFoundError, OSError, ValueError):
+    return fallback
+
+
 def write_report(workdir, src_cfg, tgt_cfg, src_names, tgt_names, trained, baseline, moved,
                  timings: str = ""):
   """report.md: the source against its untrained twin, the target before and after."""
@@ -130,13 +139,20 @@ Evaluated on {src_cfg.eval.num_samples} samples (posterior means) of {src}.
 
 {report.comparison_table({"untrained": baseline, "trained": trained}, src_names, delta_from="untrained")}
 
-| trained: association matrix S | untrained: association matrix S |
+{{curves}}| trained: association matrix S | untrained: association matrix S |
 |---|---|
 | ![](source/eval/association.png) | ![](source_untrained/association.png) |
 
-Latent traversals (rows: latent dims) and reconstructions (top: input) of the trained source:
+Hatched rows are inactive dims and hatched columns excluded factors: OMES does not score
+them, whatever their S.
 
-![](source/eval/traversals.png) ![](source/eval/reconstructions.png)
+Latent traversals (row zN varies latent dim N, from -2 to 2 around one image's code) and
+reconstructions (top: input, bottom: reconstruction):
+
+| | traversals | reconstructions |
+|---|---|---|
+| trained | ![](source/eval/traversals.png) | ![](source/eval/reconstructions.png) |
+| untrained | ![](source_untrained/traversals.png) | ![](source_untrained/reconstructions.png) |
 
 ## 2. Transfer to {tgt}: before and after fine-tuning
 
@@ -151,20 +167,35 @@ Numbers in brackets are after - before.
 |---|---|
 | ![](transfer/before/association.png) | ![](transfer/after/eval/association.png) |
 
-After fine-tuning: traversals and reconstructions on {tgt}:
+Traversals and reconstructions on {tgt}:
 
-![](transfer/after/eval/traversals.png) ![](transfer/after/eval/reconstructions.png)
+| | traversals | reconstructions |
+|---|---|---|
+| before | ![](transfer/before/traversals.png) | ![](transfer/before/reconstructions.png) |
+| after | ![](transfer/after/eval/traversals.png) | ![](transfer/after/eval/reconstructions.png) |
 
 Raw numbers: `source/eval/results.json`, `source_untrained/results.json`,
 `transfer/before/results.json`, `transfer/after/eval/results.json`; training curves in
-`source/metrics.jsonl` and `transfer/after/metrics.jsonl`.
+`source/metrics.jsonl` and `transfer/after/metrics.jsonl`, and as TensorBoard event files
+beside them (`tensorboard --logdir {workdir}`: training scalars, evaluation images).
 """
+  plotted = curves.save_loss_curves(
+      {f"source training on {src}": os.path.join(workdir, "source", "metrics.jsonl"),
+       f"fine-tuning on {tgt}": os.path.join(workdir, "transfer", "after", "metrics.jsonl")},
+      os.path.join(workdir, "loss_curves.png"))
+  text = text.replace("{curves}", "Training curves (loss terms per logged step; left: the source, "
+                      "right: fine-tuning on the target):\n\n![](loss_curves.png)\n\n"
+                      if plotted else "")
   notes = _warnings({"untrained source": baseline, "trained source": trained,
                      "before": moved["before"], "after": moved["after"]})
   if notes:
     text += "\n## Notes from the metrics\n\n" + notes + "\n"
   if timings:
     text += "\n## Wall time of each stage\n\n" + timings
+  text += "\n## Configs\n\n" + report.config_section({
+      "source training, its evaluation and the untrained baseline": src_cfg,
+      "transfer: before, fine-tuning and after (as run, from transfer/after/config.json)":
+          _as_run(os.path.join(workdir, "transfer", "after"), tgt_cfg)})
   path = os.path.join(workdir, "report.md")
   with open(path, "w") as f:
     f.write(text)

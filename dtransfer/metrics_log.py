@@ -1,14 +1,15 @@
-"""JSON-lines metrics and progress lines (big_vision style, process 0 only)."""
+"""JSON-lines metrics (big_vision style, process 0 only)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 
 import jax
 import numpy as np
+
+from dtransfer import console
 
 
 def _plain(v):
@@ -80,27 +81,6 @@ def read(path: str) -> list[dict]:
   return out
 
 
-class Progress:
-  """Steps/s and ETA, logged every ``every`` steps."""
-
-  def __init__(self, total: int, start: int = 0, name: str = "train"):
-    self.total, self.name = int(total), name
-    self.t0, self.s0 = time.perf_counter(), int(start)
-    self.last_t, self.last_s = self.t0, int(start)
-
-  def update(self, step: int) -> dict:
-    now = time.perf_counter()
-    rate = (step - self.last_s) / max(now - self.last_t, 1e-9)
-    overall = (step - self.s0) / max(now - self.t0, 1e-9)
-    eta = (self.total - step) / max(overall, 1e-9)
-    self.last_t, self.last_s = now, step
-    logging.info("[%s] step %d/%d  %.2f steps/s  ETA %s", self.name, step, self.total,
-                 rate, _hms(eta))
-    print(f"[{self.name}] step {step}/{self.total}  {rate:.2f} steps/s  "
-          f"ETA {_hms(eta)}", flush=True)
-    return {"steps_per_sec": rate, "eta_sec": eta}
-
-
-def _hms(seconds: float) -> str:
-  seconds = int(max(seconds, 0))
-  return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+# Progress lines (steps/s, ETA, loss terms) live in dtransfer.console; the old
+# name is kept for callers of this module.
+Progress = console.TrainProgress

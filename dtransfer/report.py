@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import math
 
-from dtransfer.results import alpha_key
+from dtransfer.results import MEASURES
 
 
-# (metric, result-key prefix, label): downstream accuracies worth showing.
-# "union" is the authors' pruned variant (every factor sees all OMES-selected
-# dims); "own" gives each factor only its own associated dim.
-_ACCURACIES = (("gbt", "", "GBT"), ("gbt_pruned", "union_", "GBT pruned"),
-               ("gbt_pruned", "own_", "GBT own dim"), ("mlp", "", "MLP"),
-               ("mlp_pruned", "union_", "MLP pruned"), ("mlp_pruned", "own_", "MLP own dim"),
-               ("logreg", "", "LogReg"))
+# The classic metrics show every number they return; the others one each.
+_CLASSIC = ("mig", "dci", "sap", "modularity", "beta_vae", "factor_vae", "irs")
+_SUMMARY = tuple(m for m in MEASURES if m.metric not in _CLASSIC)
+_PER_FACTOR = tuple(m for m in _SUMMARY if m.per_factor)
 
 
 def headline(results: dict) -> dict[str, float]:
   """Ordered headline numbers of one evaluation (results.json of dtransfer.evaluate)."""
   out = {}
-  omes = results.get("omes")
-  if isinstance(omes, dict) and "grid" in omes:
-    avg, mx = omes["grid"]["avg"], omes["grid"]["max"]
-    out["OMES (a=0.5, avg)"] = avg[alpha_key(avg, 0.5)]
-    out["OS (a=1, avg)"] = avg[alpha_key(avg, 1.0)]
-    out["MES (a=0, avg)"] = avg[alpha_key(avg, 0.0)]
-    out["OMES (a=0.5, max)"] = mx[alpha_key(mx, 0.5)]
-  for name, key, label in _ACCURACIES:
-    r = results.get(name)
-    if isinstance(r, dict) and r.get(f"{key}mean_test_accuracy") is not None:
-      out[f"{label} accuracy"] = r[f"{key}mean_test_accuracy"]
-  for name in ("mig", "dci", "sap", "modularity", "beta_vae", "factor_vae", "irs"):
+  for m in _SUMMARY:
+    v = m.value(results)
+    if v is not None:
+      out[m.title] = v
+  for name in _CLASSIC:
     r = results.get(name)
     if isinstance(r, dict):
       for k, v in r.items():
@@ -42,19 +32,12 @@ def headline(results: dict) -> dict[str, float]:
 
 
 def per_factor(results: dict, factor_names) -> dict[str, list[float]]:
-  """Per-factor rows: OS, MES (avg pooling) and downstream accuracies."""
+  """Per-factor rows: OMES, OS, MES (avg pooling) and downstream accuracies."""
   rows = {}
-  omes = results.get("omes")
-  if isinstance(omes, dict):
-    for key, label in (("os", "OS"), ("mes", "MES")):
-      if key in omes and len(omes[key]) == len(factor_names):
-        rows[label] = list(omes[key])
-  for name, key, label in _ACCURACIES:
-    r = results.get(name)
-    if isinstance(r, dict):
-      acc = r.get(f"{key}test_accuracy")
-      if isinstance(acc, (list, tuple)) and len(acc) == len(factor_names):
-        rows[f"{label} acc."] = list(acc)
+  for m in _PER_FACTOR:
+    values = m.factors(results, len(factor_names))
+    if any(v is not None for v in values):
+      rows[m.label] = values
   return rows
 
 
@@ -102,3 +85,21 @@ def comparison_table(named: dict[str, dict], factor_names=(), delta_from: str | 
               for r in rows for c in cols]
       lines.append(f"| {fname} | " + " | ".join(vals) + " |")
   return "\n".join(lines)
+
+
+def _flatten(d, prefix=""):
+  for k, v in d.items():
+    if isinstance(v, dict) and v:
+      yield from _flatten(v, f"{prefix}{k}.")
+    else:
+      yield f"{prefix}{k}", v
+
+
+def config_section(configs: dict) -> str:
+  """Markdown: each ``{stage: config}`` as a folded ``field = value`` listing."""
+  out = []
+  for stage, config in configs.items():
+    d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+    lines = "\n".join(f"{k} = {v!r}" for k, v in _flatten(d))
+    out.append(f"<details><summary>{stage}</summary>\n\n```\n{lines}\n```\n\n</details>\n")
+  return "\n".join(out)

@@ -67,3 +67,58 @@ def warnings(results: dict) -> list[str]:
     for w in (r.get("warnings") or []) if isinstance(r, dict) else []:
       out.append(f"{metric}: {w}")
   return out
+
+
+# ----------------------------------------------------------------------------
+# The measures people read: one table for every report, table and figure.
+
+class Measure:
+  """A number shown to people: its per-factor values and its whole-model value.
+
+  Attributes:
+    label: short name (study tables, figures): "GBT", "OMES", ...
+    title: name in an evaluation's summary table: "GBT accuracy", ...
+    metric: the results key it is read from.
+    per_factor: key of the per-factor list in ``results[metric]`` (None: none).
+    whole: key of the whole-representation number, or (alpha, pooling) for
+      OMES's grid.
+  """
+
+  def __init__(self, label, title, metric, per_factor, whole):
+    self.label, self.title, self.metric = label, title, metric
+    self.per_factor, self.whole = per_factor, whole
+
+  def value(self, results: dict):
+    """The whole-representation number, or None where not computed."""
+    if isinstance(self.whole, tuple):
+      return omes_at(results, *self.whole)
+    return get(results, self.metric, self.whole)
+
+  def factors(self, results: dict, num_factors: int) -> list:
+    """The per-factor values (None each where not computed)."""
+    v = get(results, self.metric, self.per_factor) if self.per_factor else None
+    return list(v) if isinstance(v, list) and len(v) == num_factors else [None] * num_factors
+
+
+def _acc(label, metric, prefix=""):
+  return Measure(label, f"{label} accuracy", metric, f"{prefix}test_accuracy",
+                 f"{prefix}mean_test_accuracy")
+
+
+# In display order. "pruned" is the authors' variant (every factor sees all
+# OMES-selected dims); "own dim" gives each factor only its own associated dim.
+MEASURES = (
+    Measure("OMES", "OMES (a=0.5, avg)", "omes", "score", (0.5, "avg")),
+    Measure("OS", "OS (a=1, avg)", "omes", "os", (1.0, "avg")),
+    Measure("MES", "MES (a=0, avg)", "omes", "mes", (0.0, "avg")),
+    Measure("OMES max", "OMES (a=0.5, max)", "omes", None, (0.5, "max")),
+    _acc("GBT", "gbt"), _acc("GBT pruned", "gbt_pruned", "union_"),
+    _acc("GBT own dim", "gbt_pruned", "own_"), _acc("MLP", "mlp"),
+    _acc("MLP pruned", "mlp_pruned", "union_"), _acc("MLP own dim", "mlp_pruned", "own_"),
+    _acc("LogReg", "logreg"),
+    Measure("DCI", "DCI disentanglement", "dci", None, "disentanglement"),
+    Measure("MIG", "MIG", "mig", "gap", "mig"),
+    Measure("BetaVAE", "beta-VAE score", "beta_vae", None, "eval_accuracy"),
+    Measure("FactorVAE", "FactorVAE score", "factor_vae", None, "eval_accuracy"),
+)
+MEASURE = {m.label: m for m in MEASURES}

@@ -43,6 +43,8 @@ import ml_collections
 import numpy as np
 
 from dtransfer import distances
+from dtransfer import evaluate as evaluate_lib
+from dtransfer import group as group_lib
 from dtransfer import train as train_lib
 from dtransfer import transfer as transfer_lib
 from dtransfer import transfer_pairs
@@ -195,38 +197,124 @@ def run_one(study, root: str, spec: RunSpec, configs) -> dict:
     return _read(marker)
   started = time.time()
   run_source(study, root, spec, configs)
-  sdir = source_dir(root, spec)
-  src_config = configs.source_config(study, spec.source, spec.beta, spec.seed)
-  config = configs.target_config(study, spec.pair, spec.beta, spec.seed, sdir)
+  src_config, config = _run_configs(study, root, spec, configs)
   with locked(rdir + ".lock"):
     if os.path.exists(marker):
       return _read(marker)
-    write_json(os.path.join(rdir, "run.json"), {
-        "run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
-        "source_config": src_config.to_dict(), "finetune_config": config.to_dict()})
-    _link(os.path.relpath(sdir, rdir), os.path.join(rdir, "source"))
+    _start_run(root, spec, src_config, config)
     workdir_lib.cached_json(
         os.path.join(rdir, "transfer_eval.json"),
         lambda: transfer_lib.transfer_and_evaluate(config, os.path.join(rdir, "transfer")))
-    num = int(study.distance_samples)
-    pixel = workdir_lib.cached_json(
-        os.path.join(root, transfer_pairs.pair_dirname(spec.pair), "pixel_distances.json"),
-        lambda: distances.pixel_distances(workdir_lib.image_source(src_config),
-                                          workdir_lib.image_source(config), num=num))
+    return _finish_run(study, root, spec, src_config, config, started)
 
-    def encoding():
-      a = np.load(os.path.join(sdir, "eval", "codes.npz"))["codes"]
-      b = np.load(os.path.join(rdir, "transfer", "before", "codes.npz"))["codes"]
-      return {"encoding": distances.encoding_distances(a, b, num=max(num, 2))}
 
-    dist = workdir_lib.cached_json(os.path.join(rdir, "encoding_distances.json"), encoding)
-    write_json(os.path.join(rdir, "distances.json"), {**dist, "pixel": pixel})
-    meta = {"run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
-            "factor_names": _factor_names(config),
-            "finetune_steps": int(config.train.num_steps),
-            "seconds": round(time.time() - started, 1)}
-    write_json(marker, meta)
+def _run_configs(study, root, spec, configs):
+  """(source config, fine-tuning config) of a run."""
+  return (configs.source_config(study, spec.source, spec.beta, spec.seed),
+          configs.target_config(study, spec.pair, spec.beta, spec.seed,
+                                source_dir(root, spec)))
+
+
+def _start_run(root, spec, src_config, config) -> None:
+  rdir, sdir = run_dir(root, spec), source_dir(root, spec)
+  write_json(os.path.join(rdir, "run.json"), {
+      "run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
+      "source_config": src_config.to_dict(), "finetune_config": config.to_dict()})
+  _link(os.path.relpath(sdir, rdir), os.path.join(rdir, "source"))
+
+
+def _finish_run(study, root, spec, src_config, config, started) -> dict:
+  """Distances and the completion marker of a run whose transfer is evaluated."""
+  rdir, sdir = run_dir(root, spec), source_dir(root, spec)
+  num = int(study.distance_samples)
+  pixel = workdir_lib.cached_json(
+      os.path.join(root, transfer_pairs.pair_dirname(spec.pair), "pixel_distances.json"),
+      lambda: distances.pixel_distances(workdir_lib.image_source(src_config),
+                                        workdir_lib.image_source(config), num=num))
+
+  def encoding():
+    a = np.load(os.path.join(sdir, "eval", "codes.npz"))["codes"]
+    b = np.load(os.path.join(rdir, "transfer", "before", "codes.npz"))["codes"]
+    return {"encoding": distances.encoding_distances(a, b, num=max(num, 2))}
+
+  dist = workdir_lib.cached_json(os.path.join(rdir, "encoding_distances.json"), encoding)
+  write_json(os.path.join(rdir, "distances.json"), {**dist, "pixel": pixel})
+  meta = {"run_id": spec.id, **dataclasses.asdict(spec), "source_dir": sdir,
+          "factor_names": _factor_names(config),
+          "finetune_steps": int(config.train.num_steps),
+          "seconds": round(time.time() - started, 1)}
+  write_json(os.path.join(rdir, DONE), meta)
   return meta
+
+
+# ----------------------------------------------------------------------------
+# Running many units as groups of models (dtransfer.group).
+
+def _locked_all(paths):
+  stack = contextlib.ExitStack()
+  for p in sorted(paths):
+    stack.enter_context(locked(p + ".lock"))
+  return stack
+
+
+def run_source_group(study, root: str, specs, configs) -> None:
+  """Trains the pending sources of ``specs`` that share a dataset as one group
+  each (their configs differ only in seed and beta), then evaluates each."""
+  by_dataset: dict[str, list[RunSpec]] = {}
+  for s in specs:
+    if not source_complete(root, s) and s.source_id not in [
+        x.source_id for x in by_dataset.get(s.source, [])]:
+      by_dataset.setdefault(s.source, []).append(s)
+  for dataset, members in by_dataset.items():
+    if len(members) < 2:
+      continue
+    cfgs = [configs.source_config(study, s.source, s.beta, s.seed) for s in members]
+    dirs = [source_dir(root, s) for s in members]
+    with _locked_all(dirs):
+      todo = [i for i, s in enumerate(members) if not source_complete(root, s)]
+      if len(todo) < 2:
+        continue
+      src = workdir_lib.image_source(cfgs[0])
+      trained = group_lib.train_group([cfgs[i] for i in todo], [dirs[i] for i in todo],
+                                      source=src)
+      for i, (method, state) in zip(todo, trained):
+        if os.path.exists(os.path.join(dirs[i], "failed.json")):
+          continue   # left pending; run_one reports it
+        s = members[i]
+        results = evaluate_lib.evaluate_model(method, state, src, cfgs[i],
+                                              os.path.join(dirs[i], "eval"))
+        workdir_lib.cached_json(os.path.join(dirs[i], DONE), lambda s=s, r=results: {
+            "source_id": s.source_id, "dataset": s.source, "beta": s.beta,
+            "seed": s.seed, "factor_names": list(src.space.names), "results": r})
+    logging.info("trained %d %s sources as one group", len(todo), dataset)
+
+
+def run_transfer_group(study, root: str, specs, configs) -> None:
+  """Runs the pending runs of each pair whose sources are trained as one group
+  of fine-tunings (their configs differ only in seed, beta and source)."""
+  by_pair: dict[str, list[RunSpec]] = {}
+  for s in specs:
+    if not run_complete(root, s) and source_complete(root, s):
+      by_pair.setdefault(s.pair, []).append(s)
+  for members in by_pair.values():
+    if len(members) < 2:
+      continue
+    started = time.time()
+    both = [_run_configs(study, root, s, configs) for s in members]
+    dirs = [run_dir(root, s) for s in members]
+    with _locked_all(dirs):
+      todo = [i for i, s in enumerate(members) if not run_complete(root, s)]
+      if len(todo) < 2:
+        continue
+      for i in todo:
+        _start_run(root, members[i], *both[i])
+      results = transfer_lib.transfer_group([both[i][1] for i in todo],
+                                            [os.path.join(dirs[i], "transfer") for i in todo])
+      for i, r in zip(todo, results):
+        if os.path.exists(os.path.join(dirs[i], "transfer", "after", "failed.json")):
+          continue
+        workdir_lib.write_json(os.path.join(dirs[i], "transfer_eval.json"), r)
+        _finish_run(study, root, members[i], *both[i], started)
 
 
 def _link(target: str, path: str) -> None:
@@ -257,14 +345,24 @@ def run_unit(study, root: str, unit_id: str, configs) -> dict:
 
 
 def run_pending(study, root: str, specs, runner=None, echo=print,
-                configs=None) -> list[str]:
+                configs=None, group: bool = False) -> list[str]:
   """Runs the incomplete runs of ``specs`` one after the other, in this process.
+
+  With ``group``, the sources of one dataset are first trained as one group of
+  models, and the fine-tunings of one pair likewise (dtransfer.group); what is
+  left (a single run, a failed model) then runs one by one.
 
   ``runner(study, root, spec)`` runs one (default: ``run_one`` with ``configs``).
   A failing run is reported and the others go on; returns the failed run ids.
   An interruption (KeyboardInterrupt, a kill) stops everything: running the
   same sweep again resumes where it stopped.
   """
+  if group and runner is None:
+    try:
+      run_source_group(study, root, specs, configs)
+      run_transfer_group(study, root, specs, configs)
+    except ValueError as e:   # not groupable (e.g. sources of other shapes)
+      echo(f"[sweep] running one by one: {e}")
   runner = runner or functools.partial(run_one, configs=configs)
   pending = status(root, specs)["pending"]
   failed = []

@@ -12,7 +12,6 @@ with no iterator state to save.
 
 from __future__ import annotations
 
-import logging
 import os
 
 import grain
@@ -22,7 +21,9 @@ import numpy as np
 
 from dtransfer import checkpoint as ckpt_lib
 from dtransfer import config_check
+from dtransfer import console
 from dtransfer import evaluate
+from dtransfer import event_writer
 from dtransfer import methods
 from dtransfer import metrics_log
 from dtransfer import sharding
@@ -75,8 +76,9 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
   method.check_source(source)
   with workdir_lock.WorkdirLock(workdir) as lock:
     if lock.took_over:
-      logging.warning("took over the lock of %s left by process %s on %s (no longer "
-                      "running)", workdir, lock.took_over.get("pid"), lock.took_over.get("host"))
+      console.say("train", f"took over the lock of {workdir} left by process "
+                           f"{lock.took_over.get('pid')} on {lock.took_over.get('host')} "
+                           "(no longer running)")
     workdir_lib.prepare_workdir(config, workdir)
     checkpointer = ckpt_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                          keep=config.train.keep_checkpoints)
@@ -85,10 +87,13 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
       if checkpointer.latest_step() is not None:
         # Corrupt checkpoints newer than the one restored are moved aside.
         start, state = checkpointer.restore(state, quarantine=True)
-        logging.info("resumed from %s at step %d", checkpointer.directory, start)
+        console.say("train", f"resumed from {checkpointer.directory} at step {start}")
       if int(state["step"]) < int(config.train.num_steps):
         state = _loop(config, workdir, source, method, state, mesh, checkpointer,
                       stop_after)
+      else:
+        console.say("train", f"already trained to step {int(state['step'])} in {workdir}; "
+                             "training skipped")
     finally:
       checkpointer.close()
   return method, jax.device_get(state)
@@ -99,13 +104,16 @@ def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after
   total, start = int(config.train.num_steps), int(state["step"])
   # Rows a killed run logged after the checkpoint we resume from are re-logged.
   writer = metrics_log.MetricWriter(workdir, resume_step=start)
-  logging.info("devices: %s (%d processes); training %s from step %d to %d",
-               jax.devices(), jax.process_count(), method.name, start, total)
+  # TensorBoard scalars beside metrics.jsonl (tensorboard --logdir <runs>).
+  board = event_writer.EventWriter(workdir, enabled=writer.enabled)
+  console.say("train", f"{method.name} from step {start} to {total} on "
+                       f"{jax.device_count()} {jax.default_backend()} device(s), "
+                       f"{jax.process_count()} process(es); workdir {workdir}")
   step_fn = method.train_step()
   state = sharding.replicate(state, mesh)
   end = total if stop_after is None else min(total, start + int(stop_after))
   data = iter(input_pipeline(method, source, start, end, config.data))
-  progress = metrics_log.Progress(total, start)
+  progress = console.TrainProgress(total, start)
   history = []
   try:
     for step in range(start + 1, end + 1):
@@ -119,8 +127,9 @@ def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after
         if log_now:
           history = []
           mean = {k: float(np.mean([m[k] for m in host])) for k in host[0] if k != "finite"}
-          mean.update(progress.update(step))
+          mean.update(progress.update(step, mean))
           writer.write(step, **mean)
+          board.scalars(step, mean, prefix="train/")
       if save_now:
         checkpointer.save(step, state)
   finally:  # stop grain's reader threads, also when the loop raises

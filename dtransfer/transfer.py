@@ -17,6 +17,7 @@ may differ in them freely.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -24,6 +25,7 @@ import ml_collections
 
 from dtransfer import config_check
 from dtransfer import evaluate
+from dtransfer import group
 from dtransfer import methods
 from dtransfer import report
 from dtransfer import train as train_lib
@@ -90,15 +92,8 @@ def _optimizer_line(config) -> str:
              if config.transfer.get("reference_overrides", False) else ""))
 
 
-def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Evaluates the source model on the target before and after fine-tuning."""
-  config_check.validate(config)
-  workdir = config_check.check_workdir(workdir)
-  with workdir_lock.WorkdirLock(workdir):
-    return _transfer_and_evaluate(config, workdir)
-
-
-def _transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+def _prepare(config: ml_collections.ConfigDict):
+  """The fine-tuning config, target source, source method and state of a transfer."""
   source_dir = config.transfer.source_workdir
   if not source_dir:
     raise ValueError("config.transfer.source_workdir is empty; set it to the work "
@@ -115,17 +110,22 @@ def _transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> d
         "(e.g. --config.data.kwargs.channels=3 for dsprites).")
   model, state = workdir_lib.load_trained(source_config, source_dir,
                                           image_shape=source_shape)
-  source_method = methods.get_method(source_config, model)
+  return config, source_config, target, methods.get_method(source_config, model), state
+
+
+def _before(config, target, source_method, state, workdir: str) -> dict:
+  """Zero-shot: the source's representation of the target's images."""
   os.makedirs(workdir, exist_ok=True)
-  # Zero-shot: the source's representation of the target's images.
-  before = evaluate.evaluate_model(source_method, state, target, config,
-                                   os.path.join(workdir, "before"),
-                                   title=f"before fine-tuning on {config.data.name}")
-  init = initial_state(config, state, source_method, model)
-  after_dir = os.path.join(workdir, "after")
-  method, tuned = train_lib.train(config, after_dir, source=target, init_from=init)
+  return evaluate.evaluate_model(source_method, state, target, config,
+                                 os.path.join(workdir, "before"),
+                                 title=f"before fine-tuning on {config.data.name}")
+
+
+def _after(config, source_config, target, method, tuned, before, workdir: str) -> dict:
+  """Evaluates the fine-tuned model and writes transfer.md / transfer.json."""
+  source_dir = config.transfer.source_workdir
   after = evaluate.evaluate_model(method, tuned, target, config,
-                                  os.path.join(after_dir, "eval"),
+                                  os.path.join(workdir, "after", "eval"),
                                   title=f"after fine-tuning on {config.data.name}")
   table = report.comparison_table({"before": before, "after": after},
                                   target.space.names, delta_from="before")
@@ -137,3 +137,41 @@ def _transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> d
   workdir_lib.write_json(os.path.join(workdir, "transfer.json"),
                          {"source_workdir": source_dir, "before": before, "after": after})
   return {"before": before, "after": after}
+
+
+def transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Evaluates the source model on the target before and after fine-tuning."""
+  config_check.validate(config)
+  workdir = config_check.check_workdir(workdir)
+  with workdir_lock.WorkdirLock(workdir):
+    return _transfer_and_evaluate(config, workdir)
+
+
+def _transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  config, source_config, target, source_method, state = _prepare(config)
+  before = _before(config, target, source_method, state, workdir)
+  init = initial_state(config, state, source_method, source_method.model)
+  method, tuned = train_lib.train(config, os.path.join(workdir, "after"), source=target,
+                                  init_from=init)
+  return _after(config, source_config, target, method, tuned, before, workdir)
+
+
+def transfer_group(configs, workdirs) -> list[dict]:
+  """``transfer_and_evaluate`` of several transfers to one target, their
+  fine-tunings trained as one group (dtransfer.group). The configs may differ
+  only in seed, beta and ``transfer.source_workdir``."""
+  for c in configs:
+    config_check.validate(c)
+  workdirs = [config_check.check_workdir(w) for w in workdirs]
+  with contextlib.ExitStack() as locks:
+    for w in workdirs:
+      locks.enter_context(workdir_lock.WorkdirLock(w))
+    prepared = [_prepare(c) for c in configs]
+    befores = [_before(p[0], p[2], p[3], p[4], w) for p, w in zip(prepared, workdirs)]
+    inits = [initial_state(p[0], p[4], p[3], p[3].model) for p in prepared]
+    tuned = group.train_group([p[0] for p in prepared],
+                              [os.path.join(w, "after") for w in workdirs],
+                              source=prepared[0][2], init_from=inits,
+                              also_per_model=("transfer.source_workdir",))
+    return [_after(p[0], p[1], p[2], m, t, b, w)
+            for p, (m, t), b, w in zip(prepared, tuned, befores, workdirs)]

@@ -24,6 +24,9 @@ from dtransfer import datasets
 from dtransfer import methods
 from dtransfer import models
 
+# Group settings (dtransfer.group): a member's config always has 1, (), (), and
+# work directories from before they existed lack them.
+GROUP_KEYS = ("train.num_models", "train.seeds", "train.betas")
 # Config keys that may change between runs in one work directory.
 RESUMABLE_KEYS = ("train.num_steps", "train.log_every", "train.checkpoint_every",
                   "train.keep_checkpoints", "data.data_dir", "data.prefetch",
@@ -67,19 +70,20 @@ def build_model(config, image_shape):
                           **dict(config.model.get("kwargs", {})))
 
 
-def _flatten(d, prefix=""):
+def flatten(d, prefix="") -> dict:
+  """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
   out = {}
   for k, v in d.items():
     key = f"{prefix}{k}"
     if isinstance(v, dict):
-      out.update(_flatten(v, key + "."))
+      out.update(flatten(v, key + "."))
     else:
       out[key] = v
   return out
 
 
 def _comparable(cfg: dict, skip) -> dict:
-  flat = {k: v for k, v in _flatten(cfg).items() if k not in skip}
+  flat = {k: v for k, v in flatten(cfg).items() if k not in skip}
   if "objective" in flat:  # work directories from before config.method
     flat.setdefault("method.name", methods.ALIASES.get(flat["objective"],
                                                        flat["objective"]))
@@ -98,7 +102,7 @@ def prepare_workdir(config, workdir: str, ignore=()) -> None:
   path = os.path.join(workdir, "config.json")
   cfg = json.loads(config.to_json_best_effort())
   if os.path.exists(path):
-    skip = set(RESUMABLE_KEYS) | set(ignore)
+    skip = set(RESUMABLE_KEYS) | set(GROUP_KEYS) | set(ignore)
     a, b = _comparable(read_json(path), skip), _comparable(cfg, skip)
     diff = sorted(k for k in set(a) | set(b)
                   if a.get(k) != b.get(k) and not k.startswith("eval."))

@@ -20,14 +20,16 @@ MANUAL_DIR = flags.DEFINE_string(
     "manual_dir", None, "Folder holding manually downloaded original files.")
 DOWNLOAD_DIR = flags.DEFINE_string(
     "download_dir", None, "Download cache (default <data_dir>/downloads).")
-LIST = flags.DEFINE_bool("list", False, "List the builder/config names and exit.")
+LIST = flags.DEFINE_bool(
+    "list", False, "List the builder/config names, each with its description, image "
+    "size, factor grid and the files it needs (and where from), and exit.")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}; use --flag=value.")
   if LIST.value:
-    print("\n".join(builders.names()))
+    print(builders.listing())
     return
   if not DATASETS.value or not DATA_DIR.value:
     raise app.UsageError("give --datasets=NAME[,NAME...] and --data_dir=DIR "

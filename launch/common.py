@@ -20,6 +20,7 @@ from absl import logging
 import jax
 
 from dtransfer import config_check
+from dtransfer import console
 from dtransfer import runtime
 from dtransfer import workdir_lock
 
@@ -38,8 +39,13 @@ def setup() -> None:
   """Tunes the host allocator, starts jax.distributed when asked, logs devices.
 
   Runs before anything starts JAX's backend (see dtransfer/runtime.py).
+  Libraries' logs (Orbax writes about 200 INFO lines per checkpoint) are kept
+  at WARNING unless ``--verbosity`` is given; dtransfer's own progress lines
+  are printed regardless (dtransfer.console).
   """
   runtime.tune_host_allocator()
+  if not flags.FLAGS["verbosity"].present:
+    console.quiet_libraries()
   explicit = (COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value)
   if any(v is not None for v in explicit) and any(v is None for v in explicit):
     raise flags.ValidationError(

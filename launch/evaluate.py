@@ -29,6 +29,9 @@ def main(argv):
   if bool(WORKDIR.value) == bool(CODES.value):
     raise app.UsageError("give exactly one of --workdir (a trained model) or --codes (an .npz).")
   runtime.tune_host_allocator()
+  if not flags.FLAGS["verbosity"].present:
+    from dtransfer import console  # pylint: disable=g-import-not-at-top
+    console.quiet_libraries()    # Orbax's restore chatter; --verbosity=0 brings it back
   if METRICS.value:
     from dtransfer import metrics  # pylint: disable=g-import-not-at-top
     unknown = [m for m in METRICS.value if m not in metrics.METRICS]

@@ -39,6 +39,12 @@ ONLY = flags.DEFINE_string("only", None, "Run only this unit: a run id "
 SKIP_UNAVAILABLE = flags.DEFINE_bool(
     "skip_unavailable", False, "Run the pairs whose data is there and skip those "
     "whose original files are missing (default: stop and say which).")
+GROUP = flags.DEFINE_bool(
+    "group", None, "With --parallel=1, train the sources of one dataset, and the "
+    "fine-tunings of one pair, as one group of models in one program "
+    "(dtransfer.group); --nogroup runs them one by one. Default: group on a GPU or "
+    "TPU, one by one on a CPU, where grouping measured no faster "
+    "(benchmarks/many_models.py).")
 REPORT = flags.DEFINE_bool("report", True, "Write <root>/report/ at the end.")
 flags.mark_flags_as_required(["root"])
 
@@ -54,6 +60,13 @@ def _interrupt(signum, frame):
   """SIGTERM acts like Ctrl-C on the coordinator: its workers are stopped too."""
   del signum, frame
   raise KeyboardInterrupt
+
+
+def _group() -> bool:
+  if GROUP.value is not None:
+    return GROUP.value
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.default_backend() != "cpu"
 
 
 def main(argv):
@@ -96,7 +109,8 @@ def main(argv):
   failed = []
   if PARALLEL.value <= 1:
     failed = study_lib.run_pending(study, root, specs, configs=study_cfg,
-                                   echo=lambda m: print(m, file=sys.stderr))
+                                   echo=lambda m: print(m, file=sys.stderr),
+                                   group=_group())
   else:
     # This process only coordinates: on SIGTERM it stops its workers first.
     signal.signal(signal.SIGTERM, _interrupt)

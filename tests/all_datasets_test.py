@@ -38,6 +38,7 @@ CASES = {
                       factor_sizes=(2, 1, 2, 1, 1, 3, 2)),
     "cars3d": dict(source="original", data_dir=dummy("cars3d")),
     "smallnorb": dict(source="original", data_dir=dummy("smallnorb")),
+    "digits": dict(),
 }
 
 

@@ -215,3 +215,32 @@ def test_real_tiny_run_end_to_end(tmp_path):
   assert study.run_one(s, root, spec, study_cfg) == meta          # done: nothing re-run
   rec, = aggregate.collect(root)
   assert rec["pair"] == "6" and "gbt" in rec["after"]
+
+
+@pytest.mark.slow
+def test_grouped_sweep_trains_sources_and_fine_tunings_as_groups(tmp_path, monkeypatch):
+  from dtransfer import group as group_lib  # pylint: disable=g-import-not-at-top
+  calls = []
+  real = group_lib.train_group
+
+  def counting(configs, workdirs, **kw):
+    calls.append([os.path.relpath(w, str(tmp_path)) for w in workdirs])
+    return real(configs, workdirs, **kw)
+
+  monkeypatch.setattr(group_lib, "train_group", counting)
+  root = str(tmp_path)
+  s = study_cfg.get_config("tiny,pairs=6,seeds=0+1")
+  s.metrics = ["omes"]
+  specs = study.expand(s)
+  assert study.run_pending(s, root, specs, configs=study_cfg, echo=lambda m: None,
+                           group=True) == []
+  assert calls == [["sources/dsprites_beta1_seed0", "sources/dsprites_beta1_seed1"],
+                   ["pair06/dsprites_beta1_seed0/transfer/after",
+                    "pair06/dsprites_beta1_seed1/transfer/after"]]
+  recs = aggregate.collect(root)
+  assert sorted(r["seed"] for r in recs) == [0, 1]
+  for spec in specs:   # each member's directory is a single run's
+    cfg = json.load(open(os.path.join(study.run_dir(root, spec), "transfer", "after",
+                                      "config.json")))
+    assert cfg["seed"] == spec.seed and cfg["train"]["num_models"] == 1
+    assert os.path.exists(os.path.join(study.source_dir(root, spec), "eval", "codes.npz"))

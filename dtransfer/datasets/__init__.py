@@ -31,6 +31,7 @@ _FACTORIES = {
     "mpi3d_real": "dtransfer.datasets.mpi3d.dataset:mpi3d_real",
     "cars3d": "dtransfer.datasets.cars3d.dataset:cars3d",
     "smallnorb": "dtransfer.datasets.smallnorb.dataset:smallnorb",
+    "digits": "dtransfer.datasets.digits.dataset:digits",
 }
 
 

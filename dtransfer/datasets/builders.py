@@ -158,3 +158,73 @@ def build_all(specs: Iterable, data_dir, manual_dir=None, download_dir=None,
     if bar is not None:
       bar.close()
   return status
+
+
+# How each builder gets its original files when a config needs them:
+# "download" (fetched with its checksum; --manual_dir is the fallback),
+# "manual" (put them in --manual_dir yourself), "shipped" (in the package).
+_ORIGINALS = {"cars3d": "download", "coil100": "download", "dsprites": "download",
+              "mpi3d": "download", "shapes3d": "download", "smallnorb": "download",
+              "isaac3d": "manual", "rgbd_objects": "manual", "real_objects": "shipped"}
+
+
+# Builders whose records cover only part of their factor grid.
+_INCOMPLETE = {"rgbd_objects"}
+
+
+def describe(spec, data_dir=None) -> dict:
+  """What ``--list`` shows of one dataset: description, image shape, factor grid
+  and which files it needs and where from (read from the builder's info; no
+  data is read or prepared)."""
+  import re  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  spec = parse(spec)
+  with tempfile.TemporaryDirectory() as tmp:
+    b = _tfds_builder(spec, data_dir or tmp)
+    info = b.info
+  cfg = getattr(b, "builder_config", None)
+  doc = [" ".join((type(b).__doc__ or "").strip().split("\n\n")[0].split())]
+  own = getattr(cfg, "description", None) or ""
+  description = (own[:1].upper() + own[1:] if spec.builder == DSPRITES else
+                 " ".join(p for p in ((doc[0] if doc else ""), own) if p))
+  factors = [(k[len("label_"):], int(f.num_classes)) for k, f in info.features.items()
+             if k.startswith("label_")]
+  grid = 1
+  for _, n in factors:
+    grid *= n
+  kind = _ORIGINALS.get(spec.builder, "manual")
+  if getattr(cfg, "base", None) == "procedural" or getattr(cfg, "source", None) == "procedural":
+    kind = "procedural"
+  urls = re.findall(r"https?://[^\s),]+", getattr(b, "MANUAL_DOWNLOAD_INSTRUCTIONS", "") or "")
+  where = urls[0].rstrip(".") if urls else None
+  try:  # one file per config (MPI3D's variants): the reader's own table
+    per_config = getattr(importlib.import_module(f"dtransfer.datasets.{spec.builder}.original"),
+                         "URLS", None)
+  except ImportError:
+    per_config = None
+  if isinstance(per_config, dict) and isinstance(spec.config, str) and spec.config in per_config:
+    where = per_config[spec.config]
+  folder = f"dtransfer/datasets/{spec.builder}/dtransfer_{spec.builder}/README.md"
+  files = {"procedural": "none: rendered offline",
+           "shipped": "none: the photographs ship with the package",
+           "download": f"downloaded when prepared from {where}; if that fails, put the file "
+                       f"in --manual_dir (see {folder})",
+           "manual": f"manual: download from {where} into --manual_dir (see {folder})"}[kind]
+  return {"name": spec.label, "description": description,
+          "image_shape": tuple(info.features["image"].shape), "factors": factors,
+          "grid_size": grid, "needs_manual_files": kind == "manual",
+          "downloads": kind == "download", "files": files}
+
+
+def listing() -> str:
+  """Every dataset name with what ``describe`` says of it, for ``--list``."""
+  blocks = []
+  for name in names():
+    d = describe(name)
+    shape = "x".join(str(s) for s in d["image_shape"])
+    grid = " x ".join(f"{f} {n}" for f, n in d["factors"])
+    size = (f"at most {d['grid_size']:,} images (an incomplete grid)"
+            if d["name"].split("/")[0] in _INCOMPLETE else f"{d['grid_size']:,} images")
+    blocks.append(f"{d['name']}\n    {d['description']}\n    {size} of {shape}; factors "
+                  f"{grid}\n    files: {d['files']}")
+  return "\n".join(blocks)

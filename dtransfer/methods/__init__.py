@@ -21,6 +21,13 @@ only this interface (``base.Method``):
   variables(state)       the model variables (for evaluation and figures).
   encode(variables, x)   images (float, [0, 1]) -> the representation scored
                          by the metrics (inside jit).
+  figures(variables, examples, outdir, config)
+                         the method's pictures of a model (VAEs: traversals
+                         and reconstructions), PNG.
+  evaluate(variables, source, config, outdir)
+                         the method's own results beyond the shared metrics
+                         (probes, translation errors, adaptation accuracy),
+                         merged into results.json.
   export(state)          the parts that move to a target dataset.
   FINE_TUNE              the name of the method that fine-tunes on a target,
   init_from(parts)       and, on that method, its state built from ``export``.
@@ -37,6 +44,9 @@ logs ``metrics``, guards against NaN and checkpoints ``state``; so
   "reverse": ...}`` and applies both updates in its ``train_step`` (or one of
   them per step, chosen with ``lax.cond`` on ``state['step']``);
 
+``two_player.make_step`` is that two-player step, written once: each player's
+loss is a pure function differentiated with respect to its own parameters, and
+the second player sees the first's updated parameters under ``stop_gradient``;
 neither needs a special case in training, evaluation or checkpointing, since
 all of them treat the state as an opaque pytree.
 

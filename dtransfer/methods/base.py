@@ -44,6 +44,18 @@ class Method:
   def encode(self, variables, x):
     raise NotImplementedError
 
+  def figures(self, variables, examples, outdir: str, config) -> None:
+    """Saves the method's pictures of a model (``examples``: 8 uint8 images of
+    the evaluated dataset) as PNG in ``outdir``; the VAEs save traversals and
+    reconstructions."""
+
+  def evaluate(self, variables, source, config, outdir: str) -> dict:
+    """The method's own results beyond the shared metrics (probe accuracies,
+    translation errors, domain-adaptation accuracy...), merged into
+    ``results.json`` under their keys; figures go to ``outdir``."""
+    del variables, source, config, outdir
+    return {}
+
   # Transfer ---------------------------------------------------------------
   def export(self, state) -> dict:
     raise NotImplementedError

@@ -9,10 +9,13 @@ with ``beta_vae``.
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import optax
 
+from dtransfer import evaluate
 from dtransfer import losses
 from dtransfer import optim
 from dtransfer.data import pairs
@@ -55,17 +58,22 @@ class VAE(base.Method):
       return self.forward(variables, floats, key, beta)
     return fn
 
-  def train_step(self):
-    """The jitted ``(state, batch) -> (state, metrics)`` (state donated)."""
+  def hparams(self, config=None) -> dict:
+    """The per-model scalars of the step: the PRNG key of ``config.seed`` and
+    ``config.model.beta`` (default: this method's config). A group of models
+    (dtransfer.group) stacks one of these per model."""
+    c = config if config is not None else self.config
+    return {"key": jax.random.PRNGKey(c.seed), "beta": float(c.model.beta)}
+
+  def make_step(self):
+    """The pure ``(state, batch, hparams) -> (state, metrics)`` (not jitted)."""
     fn = self.loss_fn()
     optimizer = self.optimizer()
-    base_key = jax.random.PRNGKey(self.config.seed)
-    beta = float(self.config.model.beta)
     warmup = int(self.config.model.beta_warmup_steps)
 
-    def step(state, batch):
-      key = jax.random.fold_in(jax.random.fold_in(base_key, 1), state["step"])
-      b = losses.beta_schedule(state["step"], beta, warmup)
+    def step(state, batch, hp):
+      key = jax.random.fold_in(jax.random.fold_in(hp["key"], 1), state["step"])
+      b = losses.beta_schedule(state["step"], hp["beta"], warmup)
       (loss, (aux, new_model_state)), grads = jax.value_and_grad(fn, has_aux=True)(
           state["params"], state["model_state"], batch, key, b)
       updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
@@ -78,12 +86,25 @@ class VAE(base.Method):
                  "finite": finite, **aux}
       return new_state, metrics
 
-    return jax.jit(step, donate_argnums=(0,))
+    return step
+
+  def train_step(self):
+    """The jitted ``(state, batch) -> (state, metrics)`` (state donated)."""
+    step, hp = self.make_step(), self.hparams()
+    return jax.jit(lambda state, batch: step(state, batch, hp), donate_argnums=(0,))
 
   def encode(self, variables, x):
     """The posterior mean."""
     mean, _, _ = self.model.encode(variables, x, train=False)
     return mean
+
+  def figures(self, variables, examples, outdir: str, config) -> None:
+    """Latent traversals of one example and reconstructions of all eight."""
+    evaluate.save_png(evaluate.traversals(self.model, variables, examples[3],
+                                          steps=config.eval.traversal_steps),
+                      os.path.join(outdir, "traversals.png"))
+    evaluate.save_png(evaluate.reconstructions(self.model, variables, examples),
+                      os.path.join(outdir, "reconstructions.png"))
 
   def export(self, state) -> dict:
     return {"params": state["params"], "model_state": state["model_state"],

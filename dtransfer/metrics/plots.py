@@ -19,17 +19,25 @@ def pyplot():
 
 def save_association_heatmap(s, path: str,
                              factor_names: Sequence[str] | None = None,
-                             title: str | None = None) -> str:
+                             title: str | None = None,
+                             inactive_dims: Sequence[int] | None = None,
+                             excluded_factors: Sequence[int] | None = None) -> str:
   """Saves the OMES association matrix S [D, K] as an annotated heatmap.
 
   Rows are latent dims, columns factors; values lie in [0, 1] (1: the dim
   de-correlates when the factor is intervened on, i.e. encodes it).
+  Inactive dims (pruned before scoring) and excluded factors (too few
+  intervention pairs) are hatched and labelled: their S values, however large,
+  do not count in OMES (an untrained network's near-constant dims can show
+  large S from noise).
 
   Args:
     s: association matrix [D, K].
     path: output image path (format from the extension, e.g. .png).
     factor_names: K column labels (default f0, f1, ...).
     title: figure title.
+    inactive_dims: row indices to mark as inactive (OMES result "inactive").
+    excluded_factors: column indices to mark as excluded ("excluded_factors").
 
   Returns:
     The path written.
@@ -45,11 +53,21 @@ def save_association_heatmap(s, path: str,
   if len(names) != k:
     raise ValueError(f"save_association_heatmap: {len(names)} factor names for "
                      f"{k} columns.")
-  fig, ax = plt.subplots(figsize=(1.0 + 0.9 * k, 1.0 + 0.45 * max(d, 1)))
+  inactive = sorted({int(i) for i in (inactive_dims or ()) if 0 <= int(i) < d})
+  excluded = sorted({int(j) for j in (excluded_factors or ()) if 0 <= int(j) < k})
+  fig, ax = plt.subplots(figsize=(1.6 + 0.9 * k, 1.3 + 0.45 * max(d, 1)))
   try:
     im = ax.imshow(s, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(k), names, rotation=45, ha="right")
-    ax.set_yticks(range(d), [f"z{i}" for i in range(d)])
+    ax.set_xticks(range(k), [f"{n}\n(excluded)" if j in excluded else n
+                             for j, n in enumerate(names)], rotation=45, ha="right")
+    ax.set_yticks(range(d), [f"z{i} (inactive)" if i in inactive else f"z{i}"
+                             for i in range(d)])
+    for i in inactive:
+      ax.add_patch(plt.Rectangle((-0.5, i - 0.5), k, 1, fill=True, facecolor="white",
+                                 alpha=0.55, hatch="//", edgecolor="grey", lw=0))
+    for j in excluded:
+      ax.add_patch(plt.Rectangle((j - 0.5, -0.5), 1, d, fill=True, facecolor="white",
+                                 alpha=0.55, hatch="\\\\", edgecolor="grey", lw=0))
     ax.set_xlabel("factor")
     ax.set_ylabel("latent dim")
     for i in range(d):
@@ -57,8 +75,14 @@ def save_association_heatmap(s, path: str,
         ax.text(j, i, f"{s[i, j]:.2f}", ha="center", va="center", fontsize=7,
                 color="black" if s[i, j] > 0.5 else "white")
     fig.colorbar(im, ax=ax, label="S = 1 - |corr|")
+    if inactive or excluded:
+      note = ", ".join(p for p in (f"{len(inactive)}/{d} dims inactive" if inactive else "",
+                                   f"{len(excluded)}/{k} factors excluded" if excluded else "")
+                       if p)
+      title = f"{title}\n({note}: hatched, not scored)" if title else \
+          f"{note}: hatched, not scored"
     if title:
-      ax.set_title(title)
+      ax.set_title(title, fontsize=9)
     fig.tight_layout()
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)

@@ -28,7 +28,7 @@ import numpy as np
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.datasets import _archive
 from dtransfer.datasets import _image_ops
-from dtransfer.datasets.real_objects.original import ROTATIONS, SCALES, transform_maps
+from dtransfer.datasets._coil_recipe import ROTATIONS, SCALES, transform_maps
 from dtransfer.datasets import _files
 
 FACTOR_NAMES = ("object", "pose", "rotation", "scale")

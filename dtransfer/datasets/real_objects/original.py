@@ -25,12 +25,13 @@ import os
 import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _coil_recipe
 from dtransfer.datasets import _image_ops
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
-ROTATIONS = np.arange(0, 360, 20)                  # 18 angles, degrees
-SCALES = np.linspace(1.0, 0.5, 9).round(2)         # 9 zoom factors
-CANVAS = 128
+# The recipe, re-exported: ROTATIONS, SCALES, CANVAS, augment, transform_maps.
+ROTATIONS, SCALES, CANVAS = _coil_recipe.ROTATIONS, _coil_recipe.SCALES, _coil_recipe.CANVAS
+augment, transform_maps = _coil_recipe.augment, _coil_recipe.transform_maps
 IMAGE_SHAPE = (64, 64, 3)
 
 
@@ -76,23 +77,6 @@ def load_objects() -> np.ndarray:
           "dtransfer or regenerate them with assets/make_assets.py.")
     out.append(fit_on_black(np.asarray(Image.open(path).convert("RGB"))))
   return np.stack(out)
-
-
-def augment(canvas: np.ndarray, angle: float, scale: float,
-            size: int = 64) -> np.ndarray:
-  """The Coil100-Augmented recipe: rotate_image, zoom_at, then resize."""
-  img = _image_ops.zoom(_image_ops.rotate(canvas, angle), scale)
-  return _image_ops.resize_area(img, size)
-
-
-@functools.lru_cache(maxsize=2)
-def transform_maps(canvas: int = CANVAS) -> np.ndarray:
-  """Composed rotate-then-zoom nearest maps [18, 9, canvas*canvas]."""
-  shape = (canvas, canvas)
-  rots = [_image_ops.rotate_map(shape, float(a)) for a in ROTATIONS]
-  zooms = [_image_ops.zoom_map(shape, float(s)) for s in SCALES]
-  return np.stack([np.stack([_image_ops.compose_maps(r, z) for z in zooms])
-                   for r in rots])
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from dtransfer.data.factor_space import FactorSpace
+from dtransfer.datasets import _grid
 from dtransfer.datasets.shapes3d import renderer
 
 FILENAME = "3dshapes.h5"
@@ -79,36 +79,15 @@ def labels_to_factors(labels: np.ndarray) -> np.ndarray:
   return out
 
 
-class GridIndex:
-  """Maps the file's rows onto a complete factor (sub-)grid in C order.
-
-  Attributes:
-    values: per factor, the full-grid class indices present (sorted).
-    space: FactorSpace of the present values (the full grid for the real file).
-    order: file row of each record, record i = factors unravel(i).
-    factors: full-grid class indices [N, 6] of each record.
-  """
-
-  def __init__(self, factors: np.ndarray):
-    self.values = [np.unique(factors[:, k]) for k in range(6)]
-    sizes = tuple(len(v) for v in self.values)
-    self.space = FactorSpace(renderer.FACTOR_NAMES, sizes)
-    local = np.stack([np.searchsorted(v, factors[:, k])
-                      for k, v in enumerate(self.values)], -1)
-    rec = np.ravel_multi_index(tuple(local.T), sizes)
-    if len(factors) != self.space.num_records or len(np.unique(rec)) != len(rec):
-      raise ValueError(
-          f"the labels hold {len(factors)} rows but do not cover the factor "
-          f"grid {sizes} exactly once ({len(np.unique(rec))} distinct rows); "
-          "the file is incomplete or corrupt.")
-    self.order = np.empty(len(rec), np.int64)
-    self.order[rec] = np.arange(len(rec))
-    self.factors = factors[self.order]
+def grid_index(factors: np.ndarray) -> _grid.LabelGrid:
+  """The file's rows on the factor (sub-)grid they span, in C order (``values``,
+  ``space``, ``order``: file row of each record, ``factors``)."""
+  return _grid.LabelGrid(factors, renderer.FACTOR_NAMES, what="the 3dshapes labels")
 
 
-def read_index(path) -> GridIndex:
+def read_index(path) -> _grid.LabelGrid:
   with open_h5(path) as f:
-    return GridIndex(labels_to_factors(f["labels"][()]))
+    return grid_index(labels_to_factors(f["labels"][()]))
 
 
 def iter_chunks(path, chunk: int = 2048):
@@ -118,7 +97,7 @@ def iter_chunks(path, chunk: int = 2048):
   """
   with open_h5(path) as f:
     labels = f["labels"][()]
-    index = GridIndex(labels_to_factors(labels))
+    index = grid_index(labels_to_factors(labels))
     images = f["images"]
     contiguous = np.array_equal(index.order, np.arange(len(index.order)))
     for start in range(0, len(index.order), chunk):

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from dtransfer.datasets import _builder_utils as bu
+from dtransfer.datasets import _fetch
 from dtransfer.datasets.coil100 import original
 
 
@@ -44,20 +45,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     )
 
   def _split_generators(self, dl_manager):
-    mdir = bu.manual_dir(dl_manager)
-    if mdir is not None and (mdir / original.ZIP_NAME).exists():
-      path = mdir / original.ZIP_NAME
-      bu.verify_file(path, original.ZIP_BYTES, original.ZIP_SHA256, original.URL)
-    else:
-      try:
-        path = dl_manager.download(original.URL)
-      except Exception as e:  # offline, HTTP, checksum: same fix
-        try:
-          bu.manual_file(dl_manager, original.ZIP_NAME, original.INSTRUCTIONS)
-        except FileNotFoundError as missing:
-          raise FileNotFoundError(f"could not download {original.URL} "
-                                  f"({type(e).__name__}: {e}) and {missing}") from e
-        raise
+    path = _fetch.manual_or_download(dl_manager, original.ZIP_NAME, original.URL,
+                                     size=original.ZIP_BYTES, sha256=original.ZIP_SHA256,
+                                     instructions=original.INSTRUCTIONS)
     return {"train": self._generate_examples(path)}
 
   def _generate_examples(self, path):

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from dtransfer.datasets import _builder_utils as bu
+from dtransfer.datasets import _fetch
 from dtransfer.datasets.shapes3d import original
 from dtransfer.datasets.shapes3d import renderer
 
@@ -83,21 +84,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                      "'procedural' or 'original'.")
 
   def _original_path(self, dl_manager):
-    mdir = bu.manual_dir(dl_manager)
-    if mdir is not None and (mdir / original.FILENAME).exists():
-      path = mdir / original.FILENAME
-      bu.verify_file(path, original.NUM_BYTES, original.SHA256, original.URL)
-      return path
-    try:
-      return dl_manager.download(original.URL)
-    except Exception as e:  # no network, DNS, HTTP, checksum: same fix
-      try:
-        bu.manual_file(dl_manager, original.FILENAME, original.INSTRUCTIONS)
-      except FileNotFoundError as missing:
-        raise FileNotFoundError(
-            f"could not download {original.URL} ({type(e).__name__}: {e}) "
-            f"and {missing}") from e
-      raise
+    return _fetch.manual_or_download(dl_manager, original.FILENAME, original.URL,
+                                     size=original.NUM_BYTES, sha256=original.SHA256,
+                                     instructions=original.INSTRUCTIONS)
 
   def _record(self, factors, values, image):
     rec = {"image": image}
