@@ -28,6 +28,7 @@ pair is known) and the reverse cycle, which needs none.
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 import jax
@@ -43,6 +44,11 @@ from dtransfer.data import pairs
 from dtransfer.data.sources import sparse_index
 from dtransfer.methods import base
 from dtransfer.models import cycle as cycle_nets
+
+# Jitted steps by (method, model, the config the step closes over): a resumed
+# run, or a second run of the same experiment in one process, reuses the
+# compiled step instead of tracing it again (models compare by value).
+_STEPS: dict = {}
 
 # The authors' loss weights (main.py): reconstruction, KL, reverse cycle.
 DEFAULTS = {"w_rec": 2.0, "w_kl": 3.0, "w_rev": 10.0, "code": "zs"}
@@ -225,7 +231,17 @@ class CycleVAE(base.Method):
 
   # Training ---------------------------------------------------------------
   def train_step(self):
-    """The jitted ``(state, batch) -> (state, metrics)`` (state donated)."""
+    """The jitted ``(state, batch) -> (state, metrics)`` (state donated), built
+    once per (method, model, seed, optimiser, steps, loss settings)."""
+    c = self.config
+    key = (type(self), self.model, json.dumps(
+        [int(c.seed), c.optim.to_dict(), int(c.train.num_steps), self.settings],
+        sort_keys=True, default=str))
+    if key not in _STEPS:
+      _STEPS[key] = self._build_step()
+    return _STEPS[key]
+
+  def _build_step(self):
     txs = self.optimizers()
     base_key = jax.random.fold_in(jax.random.PRNGKey(self.config.seed), 1)
     reverse_on = float(self.settings["w_rev"]) != 0.0
