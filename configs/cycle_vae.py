@@ -44,7 +44,7 @@ QUICK = {"optim.learning_rate": 1e-3, "train.batch_size": 32, "train.log_every":
          "train.checkpoint_every": 500, "cycle.probe.num_samples": 3000,
          "cycle.probe.max_iter": 100}
 QUICK_STEPS = {"digits": 1500}
-QUICK_DEFAULT_STEPS = 1500
+QUICK_DEFAULT_STEPS = 1000
 
 
 def _shared(dataset: str) -> str:
