@@ -37,7 +37,7 @@ PAPER_EPOCHS = 100
 MNIST_STEPS = PAPER_EPOCHS * 60_000 // 64     # the authors' run: 93,750 iterations
 
 # The quick preset: a few CPU minutes on an idle 2-core machine. Adam 1e-3
-# instead of the paper's 1e-4 for a run 60-90x shorter (a guess, not tuned by a
+# instead of the paper's 1e-4 for runs much shorter than its (a guess, not tuned by a
 # sweep); 1,500 steps on digits, 1,000 on 64x64 datasets. Measured results,
 # including a dSprites run that collapsed to the background: README "The
 # cycle-consistent VAE".
