@@ -31,6 +31,7 @@ from __future__ import annotations
 import ml_collections
 
 from configs import common
+from configs import cycle_vae as cycle_cfg
 from configs import source as source_cfg
 from configs import transfer as transfer_cfg
 # The pair table lives in the library (studies and reports need it); the
@@ -85,7 +86,10 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  a = common.parse_arg(arg, preset="quick", pairs="", betas="", seeds="")
+  a = common.parse_arg(arg, preset="quick", pairs="", betas="", seeds="", method="weak_vae")
+  if a.method not in SOURCE_METHODS:
+    raise ValueError(f"unknown source method '{a.method}'; choose one of "
+                     f"{sorted(SOURCE_METHODS)}.")
   if a.preset not in common.PRESETS:
     raise ValueError(f"unknown preset '{a.preset}'; choose one of {common.PRESETS}.")
   paper = a.preset == "paper"
@@ -98,6 +102,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data_dir = ""                  # original files (Coil100, RGB-D, Isaac3D, ...)
   c.original_source = "original"   # how datasets without a renderer are read: original | tfds
   c.synthetic_source = "procedural"  # procedural | original | tfds for dSprites/Shapes3D
+  c.method = a.method             # source method: weak_vae | cycle_vae (use its own --root)
   c.model = ""                     # architecture of every source; "" = the preset's
                                    # (configs/source.py: dapueto for paper)
   c.reference_overrides = False    # True: fine-tune with beta=1, seed 0 (the authors' quirk)
@@ -142,10 +147,19 @@ def _apply_eval(study, c) -> None:
     c.eval.num_samples = int(study.eval_samples)
 
 
+# Source methods a study can train, by name: their config files.
+SOURCE_METHODS = {"weak_vae": source_cfg, "cycle_vae": cycle_cfg}
+
+
 def source_config(study, dataset: str, beta: float, seed: int) -> ml_collections.ConfigDict:
-  """The weakly supervised source training of one (dataset, beta, seed)."""
-  c = source_cfg.get_config(f"{dataset},{study.preset}")
+  """The source training of one (dataset, beta, seed): weakly supervised, or the
+  cycle-consistent VAE with ``study.method = cycle_vae`` (beta is then unused)."""
+  method = study.get("method", "weak_vae")
+  c = SOURCE_METHODS[method].get_config(f"{dataset},{study.preset}")
+  shared = c.data.get("shared", None)
   c.data = _data(study, dataset)
+  if shared is not None:
+    c.data.shared = shared
   if study.model:
     c.model.name = study.model
   c.model.beta = float(beta)

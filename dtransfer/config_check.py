@@ -6,8 +6,8 @@ unknown metric) fails in a second with a one-line message naming the field and
 leaves nothing behind, instead of deep in numpy or after hours of training.
 ``check_workdir(path)`` does the same for ``--workdir``. Only the sections the
 train loop and evaluation own are checked for unknown keys (``train``,
-``optim``, ``eval``, ``data``): a method may add fields of its own to
-``model``, ``loss`` or a section of its own.
+``eval``): methods and datasets add fields of their own to ``model``,
+``loss``, ``optim``, ``data`` or sections of their own.
 """
 
 from __future__ import annotations
@@ -47,16 +47,14 @@ def _is_real(v) -> bool:
   return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-# Known keys of the loop-owned sections (unknown ones are typos).
+# Known keys of the sections the train loop and evaluation own (an unknown one
+# is a typo). ``optim`` and ``data`` are not checked for unknown keys: methods
+# and datasets add their own (``optim.step_decay``, ``data.shared``).
 KNOWN_KEYS = {
     "train": ("num_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints",
               "num_models", "seeds", "betas"),
-    "optim": ("learning_rate", "b1", "b2", "eps", "weight_decay", "grad_clip_norm",
-              "schedule", "warmup_steps", "end_lr_fraction"),
     "eval": ("num_samples", "batch_size", "seed", "metrics", "metric_kwargs",
              "traversal_steps"),
-    "data": ("name", "source", "data_dir", "kwargs", "k", "pair_mode", "prefetch",
-             "num_threads"),
 }
 
 # (field, kind, lower bound, inclusive?, upper bound, inclusive?)
@@ -89,7 +87,6 @@ _NUMBERS = (
 )
 
 _CHOICES = (
-    ("optim.schedule", ("constant", "cosine")),
     ("data.source", ("procedural", "tfds", "original")),
     ("data.pair_mode", ("exact", "dlib")),
     ("loss.aggregator", ("labels", "argmax")),
@@ -166,7 +163,8 @@ def _validate(config, num_devices):
     value = _get(config, field)
     if value is not _MISSING:
       check_number(field, value, kind, lo, lo_inc, hi, hi_inc)
-  for field, choices in _CHOICES:
+  from dtransfer import optim  # pylint: disable=g-import-not-at-top
+  for field, choices in _CHOICES + (("optim.schedule", optim.SCHEDULES),):
     value = _get(config, field)
     if value is not _MISSING and value not in choices:
       raise ConfigError(f"config field {field} must be one of {', '.join(choices)}, got "

@@ -128,12 +128,38 @@ def write_report(workdir, src_cfg, tgt_cfg, src_names, tgt_names, trained, basel
   """report.md: the source against its untrained twin, the target before and after."""
   src, tgt = src_cfg.data.name, tgt_cfg.data.name
   steps = src_cfg.train.num_steps
+  title, trained_how = "Weakly supervised source", (
+      f"the paired ELBO ({src_cfg.loss.aggregator} aggregator, {src_cfg.loss.averaging}\n"
+      f"averaging, beta={src_cfg.model.beta}, k={src_cfg.data.k})")
+  source_figures = f"""Latent traversals (row zN varies latent dim N, from -2 to 2 around one image's code) and
+reconstructions (top: input, bottom: reconstruction):
+
+| | traversals | reconstructions |
+|---|---|---|
+| trained | ![](source/eval/traversals.png) | ![](source/eval/reconstructions.png) |
+| untrained | ![](source_untrained/traversals.png) | ![](source_untrained/reconstructions.png) |"""
+  tuned_how = f"the unsupervised beta-VAE ELBO\n(beta={tgt_cfg.model.beta})"
+  target_figures = f"""Traversals and reconstructions on {tgt}:
+
+| | traversals | reconstructions |
+|---|---|---|
+| before | ![](transfer/before/traversals.png) | ![](transfer/before/reconstructions.png) |
+| after | ![](transfer/after/eval/traversals.png) | ![](transfer/after/eval/reconstructions.png) |"""
+  if methods.method_name(src_cfg) == "cycle_vae":
+    cyc = src_cfg.cycle
+    title = "Cycle-consistent VAE source"
+    trained_how = (f"the forward and reverse cycles (w_rec={cyc.w_rec}, w_kl={cyc.w_kl},\n"
+                   f"w_rev={cyc.w_rev}; pairs share {src_cfg.data.shared})")
+    source_figures = ("Swap grids of the trained source (top row gives s, left column "
+                      "gives z):\n\n![](source/eval/swap.png) ![](source/eval/swap_factor.png)")
+    tuned_how = "the cycle-VAE objective without labels\n(forward cycle on single images, reverse cycle)"
+    target_figures = (f"After fine-tuning: swap grids on {tgt}:\n\n"
+                      "![](transfer/after/eval/swap.png)")
   text = f"""# dtransfer main job: {src} -> {tgt}
 
-## 1. Weakly supervised source on {src}
+## 1. {title} on {src}
 
-{steps} steps of the paired ELBO ({src_cfg.loss.aggregator} aggregator, {src_cfg.loss.averaging}
-averaging, beta={src_cfg.model.beta}, k={src_cfg.data.k}), {src_cfg.train.batch_size} pairs per step,
+{steps} steps of {trained_how}, {src_cfg.train.batch_size} pairs per step,
 model `{src_cfg.model.name}` with {src_cfg.model.num_latents} latents, seed {src_cfg.seed}.
 Evaluated on {src_cfg.eval.num_samples} samples (posterior means) of {src}.
 
@@ -146,19 +172,12 @@ Evaluated on {src_cfg.eval.num_samples} samples (posterior means) of {src}.
 Hatched rows are inactive dims and hatched columns excluded factors: OMES does not score
 them, whatever their S.
 
-Latent traversals (row zN varies latent dim N, from -2 to 2 around one image's code) and
-reconstructions (top: input, bottom: reconstruction):
-
-| | traversals | reconstructions |
-|---|---|---|
-| trained | ![](source/eval/traversals.png) | ![](source/eval/reconstructions.png) |
-| untrained | ![](source_untrained/traversals.png) | ![](source_untrained/reconstructions.png) |
+{source_figures}
 
 ## 2. Transfer to {tgt}: before and after fine-tuning
 
 The source checkpoint is copied and evaluated on {tgt} without training ("before"), then
-fine-tuned for {tgt_cfg.train.num_steps} steps with the unsupervised beta-VAE ELBO
-(beta={tgt_cfg.model.beta}) on {tgt} images and evaluated again ("after").
+fine-tuned for {tgt_cfg.train.num_steps} steps with {tuned_how} on {tgt} images and evaluated again ("after").
 Numbers in brackets are after - before.
 
 {report.comparison_table({"before": moved["before"], "after": moved["after"]}, tgt_names, delta_from="before")}
@@ -167,12 +186,7 @@ Numbers in brackets are after - before.
 |---|---|
 | ![](transfer/before/association.png) | ![](transfer/after/eval/association.png) |
 
-Traversals and reconstructions on {tgt}:
-
-| | traversals | reconstructions |
-|---|---|---|
-| before | ![](transfer/before/traversals.png) | ![](transfer/before/reconstructions.png) |
-| after | ![](transfer/after/eval/traversals.png) | ![](transfer/after/eval/reconstructions.png) |
+{target_figures}
 
 Raw numbers: `source/eval/results.json`, `source_untrained/results.json`,
 `transfer/before/results.json`, `transfer/after/eval/results.json`; training curves in

@@ -11,16 +11,25 @@ import jax
 import jax.numpy as jnp
 import optax
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "step")
 
 
 def learning_rate(optim, num_steps: int | None = None):
   """The learning rate: a constant (the paper's), or a linear warm-up over
   ``optim.warmup_steps`` then a cosine decay to ``optim.end_lr_fraction`` of the
-  peak at ``num_steps`` (what the quick preset uses to finish a short run sharp)."""
+  peak at ``num_steps`` (what the quick preset uses to finish a short run sharp),
+  or "step": the rate times ``optim.step_decay`` (default 0.1) from
+  ``optim.step_fraction`` (default 0.8) of ``num_steps`` on (the cycle-consistent
+  VAE's StepLR at epoch 80 of 100)."""
   schedule = optim.get("schedule", "constant")
   if schedule == "constant":
     return optim.learning_rate
+  if schedule == "step":
+    if not num_steps:
+      raise ValueError("optim.schedule='step' needs the run's number of steps.")
+    boundary = max(1, int(round(float(optim.get("step_fraction", 0.8)) * int(num_steps))))
+    return optax.piecewise_constant_schedule(
+        float(optim.learning_rate), {boundary: float(optim.get("step_decay", 0.1))})
   if schedule != "cosine":
     raise ValueError(f"unknown optim.schedule '{schedule}'; choose one of {SCHEDULES}.")
   if not num_steps:

@@ -61,6 +61,11 @@ def fine_tune_config(config: ml_collections.ConfigDict,
   # The method that fine-tunes the source's method (weak_vae -> beta_vae).
   fine_tune = methods.get_class(methods.method_name(source_config)).FINE_TUNE
   config.method = ml_collections.ConfigDict({"name": fine_tune})
+  # A method's own settings block (e.g. the cycle-VAE's loss weights) follows the
+  # source unless the target's config sets one.
+  block = methods.get_class(fine_tune).CONFIG_BLOCK
+  if block and block in source_config and block not in config:
+    config[block] = ml_collections.ConfigDict(source_config[block].to_dict())
   if config.transfer.get("reference_overrides", False):
     config.model.beta = 1.0
     config.seed = 0

@@ -1,4 +1,5 @@
-"""Weak pairs: two images that differ in exactly k factors of variation.
+"""Weak pairs: two images that differ in exactly k factors of variation, or
+that share chosen factors and draw every other one independently.
 
 Batch ``i`` of a pair source is a pure function of ``(seed, i)``, so any batch
 can be rebuilt at random: a resumed run reads exactly the batches an
@@ -20,11 +21,11 @@ from dtransfer.data.sources import SparseIndex
 from dtransfer.data.sources import sample_records
 from dtransfer.data.sources import sparse_index
 
-PAIR_MODES = ("exact", "dlib")
+PAIR_MODES = ("exact", "dlib", "share")
 
 
 def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k: int = 1,
-                        mode: str = "exact", available=None):
+                        mode: str = "exact", available=None, shared=()):
   """Factor rows of n weak pairs and the index of a changed factor.
 
   Args:
@@ -36,16 +37,22 @@ def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k:
       each to a value different from its old one (the default, what the paper
       describes). "dlib": disentanglement_lib's sampler: ``choice([1, k])``
       factors change, drawn among all factors, new values uniform so they may
-      repeat the old value.
+      repeat the old value. "share": the pair shares the factors ``shared``
+      and draws every other factor independently (the cycle-consistent VAE's
+      "same class" pairs; ``k`` is ignored).
     available: for an incomplete grid, the SparseIndex (or sorted array) of
       the grid indices that exist; None for a full grid.
+    shared: "share" mode: indices of the factors the two images share.
 
   Returns:
     (f1 [n, K], f2 [n, K], label [n]) with label the index (into the space's
-    factors) of the last changed factor, as disentanglement_lib reports it.
+    factors) of the last changed factor, as disentanglement_lib reports it;
+    in "share" mode the first shared factor.
   """
   if mode not in PAIR_MODES:
     raise ValueError(f"unknown pair mode '{mode}'; choose one of {PAIR_MODES}.")
+  if mode == "share":
+    return sample_shared_factors(space, rng, n, shared, available)
   if available is not None:
     if not isinstance(available, SparseIndex):
       available = SparseIndex(space, available)
@@ -78,6 +85,54 @@ def sample_weak_factors(space: FactorSpace, rng: np.random.Generator, n: int, k:
 
 
 _MAX_REDRAWS = 100
+
+
+def check_shared(space: FactorSpace, shared) -> np.ndarray:
+  """Factor indices of ``shared`` (names or indices), validated."""
+  out = []
+  for f in (shared if isinstance(shared, (list, tuple, np.ndarray)) else (shared,)):
+    if isinstance(f, str):
+      if f not in space.names:
+        raise ValueError(f"shared factor '{f}' is not a factor of {space.names}; "
+                         "name one of them (data.shared).")
+      f = space.names.index(f)
+    if not 0 <= int(f) < space.num_factors:
+      raise ValueError(f"shared factor index {f} is out of range for {space.names}.")
+    out.append(int(f))
+  if not out:
+    raise ValueError("pair mode 'share' needs at least one shared factor "
+                     f"(data.shared: one of {space.names}).")
+  return np.asarray(sorted(set(out)), np.int64)
+
+
+def sample_shared_factors(space: FactorSpace, rng: np.random.Generator, n: int, shared,
+                          available=None):
+  """Pairs that share the factors ``shared``, every other factor independent.
+
+  Full grid: f1 uniform, f2 uniform with the shared columns copied from f1.
+  Incomplete grid: f1 uniform among the records that exist, f2 uniform among
+  the existing records with the same shared values (f1 itself included).
+  Returns (f1, f2, label) with label the first shared factor.
+  """
+  idx = check_shared(space, shared)
+  label = np.full(n, idx[0], np.int64)
+  if available is None:
+    f1 = space.sample(rng, n)
+    f2 = space.sample(rng, n)
+    f2[:, idx] = f1[:, idx]
+    return f1, f2, label
+  if not isinstance(available, SparseIndex):
+    available = SparseIndex(space, available)
+  records = np.asarray(available.available)
+  keys = np.ravel_multi_index(space.factors(records)[:, idx].T,
+                              [space.sizes[i] for i in idx])
+  order = np.argsort(keys, kind="stable")
+  keys, records = keys[order], records[order]
+  anchor = rng.integers(0, len(records), size=n)
+  lo = np.searchsorted(keys, keys[anchor], "left")
+  hi = np.searchsorted(keys, keys[anchor], "right")
+  partner = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
+  return space.factors(records[anchor]), space.factors(records[partner]), label
 
 
 def _changes_per_pair(rng, n: int, k: int, num_k: int, mode: str, where: str) -> np.ndarray:
@@ -166,16 +221,20 @@ class WeakPairBatches:
   """Random-access batches of weak pairs from an image source.
 
   ``batches[i]`` is a dict with ``x1``, ``x2`` (uint8 [B, H, W, C]), ``label``
-  [B] (changed factor) and the factor rows ``f1``, ``f2``.
+  [B] (changed factor) and the factor rows ``f1``, ``f2``. With
+  ``mode="share"`` the pairs share the factors ``shared`` (names or indices)
+  and draw the others independently (see ``sample_weak_factors``).
   """
 
   def __init__(self, source, batch_size: int, *, seed: int = 0, k: int = 1,
-               mode: str = "exact", shard: tuple[int, int] = (0, 1)):
+               mode: str = "exact", shard: tuple[int, int] = (0, 1), shared=()):
     self.source = source
     self.batch_size = int(batch_size)
     self.seed = int(seed)
     self.k = k
     self.mode = mode
+    self.shared = (tuple(check_shared(source.space, shared)) if mode == "share"
+                   else ())
     self.shard_index, self.shard_count = shard
     if self.batch_size % self.shard_count:
       raise ValueError(f"batch size {batch_size} must divide by the number of "
@@ -184,7 +243,7 @@ class WeakPairBatches:
     # Fail early on a bad k or mode rather than in a loader thread.
     try:
       sample_weak_factors(source.space, np.random.default_rng(0), 1, k, mode,
-                          self._sparse)
+                          self._sparse, self.shared)
     except ValueError as e:
       name = getattr(source, "name", type(source).__name__)
       raise ValueError(f"weak pairs from {name}: {e}") from e
@@ -195,7 +254,7 @@ class WeakPairBatches:
   def __getitem__(self, i: int) -> dict:
     rng = np.random.default_rng([self.seed, 0x9A125, int(i)])
     f1, f2, label = sample_weak_factors(self.source.space, rng, self.batch_size,
-                                        self.k, self.mode, self._sparse)
+                                        self.k, self.mode, self._sparse, self.shared)
     per = self.batch_size // self.shard_count
     sl = slice(self.shard_index * per, (self.shard_index + 1) * per)
     f1, f2, label = f1[sl], f2[sl], label[sl]

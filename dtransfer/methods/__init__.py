@@ -62,6 +62,8 @@ import importlib
 METHODS = {
     "weak_vae": "dtransfer.methods.vae:WeakVAE",
     "beta_vae": "dtransfer.methods.vae:BetaVAE",
+    "cycle_vae": "dtransfer.methods.cycle_vae:CycleVAE",
+    "cycle_vae_finetune": "dtransfer.methods.cycle_vae:CycleVAEFineTune",
 }
 # Older names (``config.objective`` before ``config.method``).
 ALIASES = {"weak": "weak_vae"}

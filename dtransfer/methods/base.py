@@ -15,6 +15,7 @@ class Method:
 
   name = ""
   FINE_TUNE = ""   # the method that fine-tunes this one's export on a target
+  CONFIG_BLOCK = ""  # the method's own config block, carried into fine-tuning
 
   def __init__(self, config, model):
     self.config, self.model = config, model

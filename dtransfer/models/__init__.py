@@ -29,6 +29,9 @@ import numpy as np
 _BUILDERS = {
     "dlib_conv": "dtransfer.models.dlib_conv:build",
     "dapueto": "dtransfer.models.dapueto:build",
+    # The cycle-consistent VAE's [z, s] code (num_latents = z_dim + s_dim).
+    "cycle_mnist": "dtransfer.models.cycle:build_mnist",
+    "cycle_conv": "dtransfer.models.cycle:build_conv",
 }
 
 Variables = dict[str, Any]
