@@ -22,7 +22,6 @@ import ml_collections
 from dtransfer import checkpoint as ckpt_lib
 from dtransfer import datasets
 from dtransfer import methods
-from dtransfer import models
 
 # Config keys that may change between runs in one work directory.
 RESUMABLE_KEYS = ("train.num_steps", "train.log_every", "train.checkpoint_every",
@@ -62,9 +61,8 @@ def image_source(config):
 
 
 def build_model(config, image_shape):
-  return models.get_model(config.model.name, num_latents=config.model.num_latents,
-                          image_shape=tuple(image_shape),
-                          **dict(config.model.get("kwargs", {})))
+  """The network of ``config``'s method (``Method.build_model``; VAEs by default)."""
+  return methods.get_class(methods.method_name(config)).build_model(config, image_shape)
 
 
 def _flatten(d, prefix=""):
