@@ -74,7 +74,7 @@ def get_config(arg: str | None = None):
   c.train.checkpoint_every = 10_000
   c.eval.metrics = ["omes", "gbt"]
   c.eval.translation_samples = 512
-  c.eval.probe_samples = 1500
+  c.eval.probe_samples = 900      # 600 to fit, 300 to test, per domain
   c.eval.probe_predictors = ["logreg"]
   # One C and two folds: dlib's LogisticRegressionCV(Cs=10, cv=5) takes minutes
   # per factor on a loaded 2-core CPU; the codes are standardised first.

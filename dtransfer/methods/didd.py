@@ -190,7 +190,9 @@ class DIDD(base.Method):
 
   # Transfer ---------------------------------------------------------------
   def export(self, state) -> dict:
-    return {"params": state["params"], "model_state": state["model_state"]}
+    """Both players' networks, the spectral vectors and the optimiser states."""
+    return {"params": state["params"], "model_state": state["model_state"],
+            "opt_state": state["opt_state"]}
 
 
 class DIDDAutoencoder(DIDD):
@@ -208,8 +210,16 @@ class DIDDAutoencoder(DIDD):
             "model_state": model_state, "opt_state": self.optimizer().init(params["ae"])}
 
   def init_from(self, parts: dict) -> dict:
-    """The source's networks and spectral vectors, a fresh optimiser at step 0."""
-    return self._state(parts["params"], parts["model_state"])
+    """The source's networks and spectral vectors at step 0, with this run's
+    optimiser carrying the autoencoder player's Adam moments (as the VAEs carry
+    theirs; ``transfer.reset_optimizer`` starts them afresh)."""
+    state = self._state(parts["params"], parts["model_state"])
+    source_opt = parts.get("opt_state", {})
+    source_opt = source_opt.get("ae", source_opt) if isinstance(source_opt, dict) else source_opt
+    if source_opt and not self.config.get("transfer", {}).get("reset_optimizer", False):
+      state["opt_state"] = optim.carry_optimizer_state(source_opt, self.optimizer(),
+                                                       parts["params"]["ae"])
+    return state
 
   def check_source(self, source) -> None:
     pass
