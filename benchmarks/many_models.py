@@ -9,7 +9,8 @@ vmapped over N models, Ada-GVAE labels, 64 pairs of 64x64xC per model) and,
 for comparison, the single-model step (``method.train_step()``) run N times,
 which is what N sequential runs do. Rounds interleave the contenders so that
 other load on the machine hits both alike; medians are printed with the load
-average. Batches are made once (the input pipeline is measured in
+average. The host allocator is tuned first, as launch/ does
+(dtransfer/runtime.py). Batches are made once (the input pipeline is measured in
 benchmarks/input_pipeline.py), so this measures compute only.
 
 Finally projects the wall time of the paper's study (100 source trainings of
@@ -28,6 +29,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from dtransfer import runtime
+
+runtime.tune_host_allocator()   # before JAX starts, as launch/ does
 import jax
 import numpy as np
 

@@ -3,7 +3,7 @@
   python -m launch.transfer --config=configs/transfer.py:noisy_dsprites,quick \
       --config.transfer.source_workdir=/tmp/src --workdir=/tmp/transfer
 
-Argument: ``<target dataset>,<preset>``. Fine-tuning (paper): beta-VAE ELBO,
+Argument: ``<target dataset>,<preset>[,size=N]``. Fine-tuning (paper): beta-VAE ELBO,
 50k steps, batch 64, Adam 1e-4, gradient clipping as the authors' target
 method had it (``TARGET_CLIP``), the Adam moments carried over from the source
 (``transfer.reset_optimizer`` starts them afresh). The architecture is read
@@ -47,9 +47,11 @@ def quick_settings(c):
 
 
 def get_config(arg: str | None = None):
-  a = common.parse_arg(arg, dataset="noisy_dsprites", preset="paper")
+  a = common.parse_arg(arg, dataset="noisy_dsprites", preset="paper", size=0)
   c = common.base_config()
-  c.data = common.data_config(a.dataset)
+  # size=N: targets with a size option (real_objects) at NxN, for sources trained
+  # on smaller images (configs/didd.py:quick is 32x32).
+  c.data = common.data_config(a.dataset, **({"size": a.size} if a.size else {}))
   c.method.name = "beta_vae"
   c.model.beta_warmup_steps = 0
   c.train.num_steps = PAPER_FINETUNE_STEPS

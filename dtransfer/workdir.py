@@ -22,7 +22,6 @@ import ml_collections
 from dtransfer import checkpoint as ckpt_lib
 from dtransfer import datasets
 from dtransfer import methods
-from dtransfer import models
 
 # Group settings (dtransfer.group): a member's config always has 1, (), (), and
 # work directories from before they existed lack them.
@@ -65,9 +64,8 @@ def image_source(config):
 
 
 def build_model(config, image_shape):
-  return models.get_model(config.model.name, num_latents=config.model.num_latents,
-                          image_shape=tuple(image_shape),
-                          **dict(config.model.get("kwargs", {})))
+  """The network of ``config``'s method (``Method.build_model``; VAEs by default)."""
+  return methods.get_class(methods.method_name(config)).build_model(config, image_shape)
 
 
 def flatten(d, prefix="") -> dict:

@@ -28,6 +28,7 @@ CASES = {
     "color_dsprites_dlib": dict(),
     "noisy_color_dsprites": dict(),
     "shapes3d": dict(),
+    "shapes3d_domains": dict(pair="wall_floor", size=32),
     "real_objects": dict(),
     "coil100_augmented": dict(source="original", data_dir=dummy("coil100")),
     "coil100_augmented_binary": dict(source="original", data_dir=dummy("coil100")),

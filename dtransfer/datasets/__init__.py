@@ -20,6 +20,7 @@ _FACTORIES = {
     "color_dsprites_dlib": "dtransfer.datasets.dsprites.dataset:color_dsprites_dlib",
     "noisy_color_dsprites": "dtransfer.datasets.dsprites.dataset:noisy_color_dsprites",
     "shapes3d": "dtransfer.datasets.shapes3d.dataset:shapes3d",
+    "shapes3d_domains": "dtransfer.datasets.shapes3d.domains:shapes3d_domains",
     "real_objects": "dtransfer.datasets.real_objects.dataset:real_objects",
     "coil100_augmented": "dtransfer.datasets.coil100.dataset:coil100_augmented",
     "coil100_augmented_binary": "dtransfer.datasets.coil100.dataset:coil100_augmented_binary",

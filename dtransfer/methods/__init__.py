@@ -4,6 +4,9 @@ A method is everything about *how* a representation is learned; the rest of
 dtransfer (the train loop, evaluation, transfer, the work directory) knows
 only this interface (``base.Method``):
 
+  build_model(config, image_shape)
+                         (a classmethod) the network; by default the VAE of
+                         ``config.model`` from dtransfer/models.
   init(seed)             the training state: a pytree dict with an int32
                          ``step`` and whatever else the method needs, e.g.
                          ``params``, ``model_state`` and any number of optax
@@ -64,6 +67,8 @@ METHODS = {
     "beta_vae": "dtransfer.methods.vae:BetaVAE",
     "cycle_vae": "dtransfer.methods.cycle_vae:CycleVAE",
     "cycle_vae_finetune": "dtransfer.methods.cycle_vae:CycleVAEFineTune",
+    "didd": "dtransfer.methods.didd:DIDD",
+    "didd_ae": "dtransfer.methods.didd:DIDDAutoencoder",
 }
 # Older names (``config.objective`` before ``config.method``).
 ALIASES = {"weak": "weak_vae"}

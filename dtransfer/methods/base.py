@@ -20,6 +20,15 @@ class Method:
   def __init__(self, config, model):
     self.config, self.model = config, model
 
+  @classmethod
+  def build_model(cls, config, image_shape):
+    """The network of ``config.model`` for images of ``image_shape``: by default a
+    VAE of the models registry; a method with other networks overrides this."""
+    from dtransfer import models  # pylint: disable=g-import-not-at-top
+    return models.get_model(config.model.name, num_latents=config.model.num_latents,
+                            image_shape=tuple(image_shape),
+                            **dict(config.model.get("kwargs", {})))
+
   # State ------------------------------------------------------------------
   def init(self, seed: int) -> dict:
     raise NotImplementedError

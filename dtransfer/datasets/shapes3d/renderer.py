@@ -266,9 +266,17 @@ class Shapes3DRenderer:
   def __call__(self, factors) -> np.ndarray:
     """uint8 images [N, H, W, 3] for factor rows [N, 6]."""
     factors = self.space.check(np.asarray(factors).reshape(-1, 6))
+    return self.paint(factors, _HUE_RGB[factors[:, :3]])
+
+  def paint(self, factors, rgb) -> np.ndarray:
+    """uint8 images [N, H, W, 3] of the poses (scale, shape, orientation) of
+    factor rows [N, 6] with floor, wall and object painted ``rgb`` [N, 3, 3]
+    (floats in [0, 1]) instead of their hues: scenes off the hue grid, e.g.
+    the grey surfaces of the two-domain pairs (shapes3d/domains.py)."""
+    factors = self.space.check(np.asarray(factors).reshape(-1, 6))
     poses = self._pose_index(factors)
     self.warm_up(poses)
-    rgb = _HUE_RGB[factors[:, :3]] * np.float32(255)           # [N, 3, 3]
+    rgb = np.asarray(rgb, np.float32).reshape(-1, 3, 3) * np.float32(255)
     img = np.matmul(self._weights[poses], rgb)                 # [N, H*W, 3]
     img = np.clip(img + np.float32(0.5), 0, 255).astype(np.uint8)
     return img.reshape((-1,) + self.image_shape)
