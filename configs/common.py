@@ -14,9 +14,15 @@ import ml_collections
 PRESETS = ("quick", "paper", "tiny")
 
 
-def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
-  """Parses ``a,b=1,c=x`` into a ConfigDict: bare words become True."""
+def parse_arg(arg: str | None, bare_words=None, **defaults) -> ml_collections.ConfigDict:
+  """Parses ``a,b=1,c=x`` into a ConfigDict.
+
+  A bare word is a preset, or the ``dataset`` slot's value: one of
+  ``bare_words`` (default: the registered dataset names; a method over pairs
+  of domains passes its pair names).
+  """
   out = ml_collections.ConfigDict(defaults)
+  names = list(bare_words) if bare_words is not None else None
   for part in (arg or "").split(","):
     part = part.strip()
     if not part:
@@ -30,14 +36,14 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
       out[key] = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
     elif part in PRESETS:
       out.preset = part
-    elif "dataset" in out and part in _dataset_names():
+    elif "dataset" in out and part in (names if names is not None else _dataset_names()):
       out.dataset = part
     else:
-      words = list(PRESETS) + (_dataset_names() if "dataset" in out else [])
-      close = difflib.get_close_matches(part, words, n=2, cutoff=0.6)
+      choices = (names if names is not None else _dataset_names()) if "dataset" in out else []
+      close = difflib.get_close_matches(part, list(PRESETS) + choices, n=2, cutoff=0.6)
       hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-      datasets_txt = (f", datasets are {', '.join(_dataset_names())}"
-                      if "dataset" in out else "")
+      what = "datasets" if names is None else "choices"
+      datasets_txt = f", {what} are {', '.join(choices)}" if choices else ""
       raise ValueError(f"unknown config argument '{part}' in '{arg}': {hint}presets are "
                        f"{', '.join(PRESETS)}{datasets_txt}; key=value pairs may set "
                        f"{', '.join(sorted(out.keys()))}.")

@@ -25,6 +25,7 @@ Transfer E^c to a target with configs/transfer.py, e.g.
 import ml_collections
 
 from configs import common
+from dtransfer.datasets.shapes3d import domains
 
 # The official network: E^c 32-64-128-256-(512-sep)-(512-2 sep), E^s
 # 32-64-128-256-512-sep, G 512-512-256-128-64-32-3, at 128x128.
@@ -45,7 +46,7 @@ QUICK_MODEL = {"channels": (16, 32, 64), "dim": 128, "sep": 8}
 
 
 def get_config(arg: str | None = None):
-  a = common.parse_arg(arg, dataset="wall_floor", preset="paper")
+  a = common.parse_arg(arg, bare_words=domains.PAIRS, dataset="wall_floor", preset="paper")
   c = common.base_config()
   size = {"paper": 128, "quick": 32, "tiny": 32}[a.preset]
   c.data = common.data_config("shapes3d_domains", pair=a.dataset, size=size)
