@@ -62,6 +62,10 @@ def image_source(config):
 
 
 def build_model(config, image_shape):
+  """The method's own networks (``Method.networks``), else config.model's VAE."""
+  own = methods.get_class(methods.method_name(config)).networks(config, tuple(image_shape))
+  if own is not None:
+    return own
   return models.get_model(config.model.name, num_latents=config.model.num_latents,
                           image_shape=tuple(image_shape),
                           **dict(config.model.get("kwargs", {})))

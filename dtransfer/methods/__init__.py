@@ -26,6 +26,8 @@ only this interface (``base.Method``):
                          the method's own results beyond the shared metrics
                          (probes, translation errors, adaptation accuracy),
                          merged into results.json.
+  networks(config, shape) (classmethod) the method's own networks, or None to
+                         use ``config.model``'s VAE (CDRD builds its coupled GAN).
   export(state)          the parts that move to a target dataset.
   FINE_TUNE              the name of the method that fine-tunes on a target,
   init_from(parts)       and, on that method, its state built from ``export``.
@@ -60,6 +62,8 @@ import importlib
 METHODS = {
     "weak_vae": "dtransfer.methods.vae:WeakVAE",
     "beta_vae": "dtransfer.methods.vae:BetaVAE",
+    "cdrd": "dtransfer.methods.cdrd:CDRD",
+    "ecdrd": "dtransfer.methods.cdrd:ECDRD",
 }
 # Older names (``config.objective`` before ``config.method``).
 ALIASES = {"weak": "weak_vae"}

@@ -19,6 +19,16 @@ class Method:
   def __init__(self, config, model):
     self.config, self.model = config, model
 
+  @classmethod
+  def networks(cls, config, image_shape):
+    """The method's own networks for source images of ``image_shape``, or None
+    (the default): then ``model`` is the VAE of ``config.model``
+    (``models.get_model``). Methods whose networks are not an encoder/decoder
+    VAE (CDRD's coupled GAN) return them here; ``workdir.build_model`` passes
+    them on as ``model``."""
+    del config, image_shape
+    return None
+
   # State ------------------------------------------------------------------
   def init(self, seed: int) -> dict:
     raise NotImplementedError
