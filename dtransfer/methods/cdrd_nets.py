@@ -41,7 +41,8 @@ import jax.numpy as jnp
 
 DOMAINS = ("source", "target")
 SLOPE = 0.25          # the official code's LeakyReLU slope (every layer)
-_INIT = nn.initializers.normal(0.02)
+INIT_STDDEV = 0.02     # the official init: N(0, 0.02) kernels, zero biases
+_INIT = nn.initializers.normal(INIT_STDDEV)
 
 
 def domain_of(name: str) -> str:
@@ -157,9 +158,11 @@ class CoupledDiscriminator(nn.Module):
   def setup(self):
     check_arch(self.arch, self.size)
     if self.arch == "digits":
-      self.stems = {d: _conv(20, 5, 1, "VALID", f"stem_{d}") for d in DOMAINS}
-      self.trunk_conv1 = _conv(50, 5, 1, "VALID", "trunk_conv1")
-      self.trunk_conv2 = _conv(500, 4, 1, "VALID", "trunk_conv2")
+      w = self.width / 64    # 64: the official 20, 50, 500 channels
+      self.stems = {d: _conv(max(round(20 * w), 1), 5, 1, "VALID", f"stem_{d}")
+                    for d in DOMAINS}
+      self.trunk_conv1 = _conv(max(round(50 * w), 1), 5, 1, "VALID", "trunk_conv1")
+      self.trunk_conv2 = _conv(max(round(500 * w), 1), 4, 1, "VALID", "trunk_conv2")
     else:
       downs = int(math.log2(self.size // 4))      # size -> 4
       self.stems = {d: _conv(self.width, 4, 2, "SAME", f"stem_{d}") for d in DOMAINS}
