@@ -15,7 +15,8 @@ Argument: ``<pair>,<preset>[,method=cdrd|ecdrd]``; the pair may be omitted
 
 Presets: ``paper`` (the official digits code: Adam 8e-5, b1 0.5, batch 32,
 10,000 epochs of 62 steps = 620k steps, full-width nets, lambda 1), ``quick``
-(a few CPU minutes: narrower nets, Adam 2e-4, 500 steps, fan-in init; dSprites at 32x32),
+(CPU minutes to tens of minutes: about 36 min of training on a 2-core CPU at
+load 20; narrower nets, Adam 2e-4, 500 steps, fan-in init; dSprites at 32x32),
 ``tiny`` (tests). The real-photograph target (real_objects) has 14 objects
 and no shape label shared with dSprites, so it is not a CDRD pair.
 """
