@@ -40,6 +40,7 @@ CASES = {
     "cars3d": dict(source="original", data_dir=dummy("cars3d")),
     "smallnorb": dict(source="original", data_dir=dummy("smallnorb")),
     "digits": dict(),
+    "rendered_digits": dict(instances=2),
 }
 
 

@@ -33,6 +33,7 @@ _FACTORIES = {
     "cars3d": "dtransfer.datasets.cars3d.dataset:cars3d",
     "smallnorb": "dtransfer.datasets.smallnorb.dataset:smallnorb",
     "digits": "dtransfer.datasets.digits.dataset:digits",
+    "rendered_digits": "dtransfer.datasets.rendered_digits.dataset:rendered_digits",
 }
 
 

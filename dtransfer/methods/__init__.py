@@ -69,6 +69,8 @@ METHODS = {
     "cycle_vae_finetune": "dtransfer.methods.cycle_vae:CycleVAEFineTune",
     "didd": "dtransfer.methods.didd:DIDD",
     "didd_ae": "dtransfer.methods.didd:DIDDAutoencoder",
+    "cdrd": "dtransfer.methods.cdrd:CDRD",
+    "ecdrd": "dtransfer.methods.cdrd:ECDRD",
 }
 # Older names (``config.objective`` before ``config.method``).
 ALIASES = {"weak": "weak_vae"}
