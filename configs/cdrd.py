@@ -65,7 +65,8 @@ def method_config(arch: str) -> ml_collections.ConfigDict:
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # A bare word that is no preset is the pair (parse_arg's "dataset").
-  args = common.parse_arg(arg, dataset=DEFAULT_PAIR, preset="paper", method="cdrd")
+  args = common.parse_arg(arg, bare_words=PAIRS, dataset=DEFAULT_PAIR, preset="paper",
+                          method="cdrd")
   if args.dataset not in PAIRS:
     raise ValueError(f"unknown CDRD pair '{args.dataset}'; choose one of {sorted(PAIRS)}.")
   if args.method not in ("cdrd", "ecdrd"):
