@@ -151,7 +151,13 @@ def _validate(config, num_devices):
   from dtransfer import metrics  # pylint: disable=g-import-not-at-top
   from dtransfer import models  # pylint: disable=g-import-not-at-top
 
+  try:
+    cls = methods.get_class(methods.method_name(config))
+    extra, unchecked = cls.EXTRA_CONFIG_KEYS, set(cls.UNCHECKED_CONFIG_FIELDS)
+  except ValueError:
+    extra, unchecked = {}, set()
   for section, known in KNOWN_KEYS.items():
+    known = tuple(known) + tuple(extra.get(section, ()))
     node = _get(config, section)
     if node is _MISSING or not hasattr(node, "keys"):
       continue
@@ -160,6 +166,8 @@ def _validate(config, num_devices):
         raise ConfigError(f"unknown config field {section}.{key}.{_suggest(key, known)} "
                           f"Fields of {section}: {', '.join(known)}.")
   for field, kind, lo, lo_inc, hi, hi_inc in _NUMBERS:
+    if field in unchecked:
+      continue
     value = _get(config, field)
     if value is not _MISSING:
       check_number(field, value, kind, lo, lo_inc, hi, hi_inc)
@@ -173,6 +181,8 @@ def _validate(config, num_devices):
            ("method.name", sorted(set(methods.METHODS) | set(methods.ALIASES))))
   for field, choices in named:
     value = _get(config, field)
+    if field in unchecked:
+      continue
     if value is not _MISSING and value not in choices:
       raise ConfigError(f"config field {field}: unknown {field.split('.')[0]} {value!r}."
                         f"{_suggest(value, choices)} Known: {', '.join(choices)}.")

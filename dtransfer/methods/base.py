@@ -16,6 +16,11 @@ class Method:
   name = ""
   FINE_TUNE = ""   # the method that fine-tunes this one's export on a target
   CONFIG_BLOCK = ""  # the method's own config block, carried into fine-tuning
+  # Fields the method adds to the checked config sections, e.g. {"eval": (...)}
+  # (dtransfer.config_check refuses unknown fields of train and eval).
+  EXTRA_CONFIG_KEYS: dict = {}
+  # Checked fields that mean nothing to the method (e.g. a VAE's model.num_latents).
+  UNCHECKED_CONFIG_FIELDS: tuple = ()
 
   def __init__(self, config, model):
     self.config, self.model = config, model

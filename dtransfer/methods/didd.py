@@ -81,6 +81,11 @@ class DIDD(base.Method):
   """E^c, E^s_A, E^s_B, G and d on a pair of domains (``config.loss``: weights)."""
 
   name = "didd"
+  EXTRA_CONFIG_KEYS = {"eval": ("translation_samples", "probe_samples",
+                                "probe_predictors", "probe_kwargs")}
+  # Its own networks (build_model): model.name is not a registry VAE and the code
+  # sizes follow model.kwargs.
+  UNCHECKED_CONFIG_FIELDS = ("model.name", "model.num_latents")
   FINE_TUNE = "didd_ae"
 
   @classmethod
