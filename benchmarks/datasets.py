@@ -62,7 +62,7 @@ def bench_pairs(grid, n_pairs: int = 4096, batch: int = 64) -> None:
   from dtransfer.datasets import _builder_utils as bu
   from dtransfer.datasets.shapes3d.dtransfer_shapes3d import dtransfer_shapes3d_dataset_builder as b
   with tempfile.TemporaryDirectory() as tmp:
-    cfg = b.Shapes3dConfig(name="bench", source="procedural", grid=tuple(grid))
+    cfg = b.Shapes3dConfig(name="bench", origin="procedural", grid=tuple(grid))
     t0 = time.perf_counter()
     builder = bu.prepare(b.Builder, cfg, tmp)
     n = int(np.prod(grid))

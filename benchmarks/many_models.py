@@ -1,11 +1,12 @@
 """Many models in one program: models*steps/s of a group against single models.
 
-  PYTHONPATH=. python benchmarks/many_models.py [--models 1,2,4,8,20]
+  PYTHONPATH=. python benchmarks/many_models.py [--models 1,2,4,8,20] [--modes map,vmap]
       [--steps 10] [--rounds 3] [--batch 64] [--channels 1]
       [--study_source_steps 400000] [--study_finetune_steps 50000]
 
 For each N, times the jitted step of ``dtransfer.group`` (the weak-VAE step
-vmapped over N models, Ada-GVAE labels, 64 pairs of 64x64xC per model) and,
+over N models, ``vmap``-ed or ``lax.map``-ped: ``group.GROUP_MODES``; Ada-GVAE
+labels, 64 pairs of 64x64xC per model) and,
 for comparison, the single-model step (``method.train_step()``) run N times,
 which is what N sequential runs do. Rounds interleave the contenders so that
 other load on the machine hits both alike; medians are printed with the load
@@ -58,9 +59,9 @@ def _setup(n, batch, channels):
   return members, configs, batches
 
 
-def time_group(n, batch, channels, steps):
+def time_group(n, batch, channels, steps, mode):
   members, configs, batches = _setup(n, batch, channels)
-  step = group.make_group_step(members[0])
+  step = group.make_group_step(members[0], mode)
   state = jax.device_put(group.stack([m.init(c.seed) for m, c in zip(members, configs)]))
   hp = jax.device_put(group.stack([m.hparams() for m in members]))
   alive = jax.device_put(np.ones(n, bool))
@@ -100,6 +101,7 @@ def time_single(n, batch, channels, steps):
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--models", default="1,2,4,8,20")
+  p.add_argument("--modes", default="map,vmap", help="group.GROUP_MODES to time")
   p.add_argument("--steps", type=int, default=10)
   p.add_argument("--rounds", type=int, default=3)
   p.add_argument("--batch", type=int, default=64)
@@ -109,22 +111,29 @@ def main():
   a = p.parse_args()
   print(f"devices: {jax.devices()}; batch {a.batch} pairs of 64x64x{a.channels}; "
         f"{a.steps} steps x {a.rounds} rounds; load before: {_load()}")
+  modes = [m for m in a.modes.split(",") if m]
   single = time_single(1, a.batch, a.channels, a.steps)
-  rows, best = [], {"group": 0.0, "single": 0.0}
+  rows, best = [], {**{f"group ({m})": 0.0 for m in modes}, "single": 0.0}
   for n in [int(x) for x in a.models.split(",")]:
-    grouped = time_group(n, a.batch, a.channels, a.steps)
-    g, s = [], []
+    grouped = {m: time_group(n, a.batch, a.channels, a.steps, m) for m in modes}
+    g, s = {m: [] for m in modes}, []
     for _ in range(a.rounds):
-      g.append(grouped())
+      for m in modes:
+        g[m].append(grouped[m]())
       s.append(single())
-    g, s = statistics.median(g), statistics.median(s)
-    best["group"], best["single"] = max(best["group"], g), max(best["single"], s)
+    g, s = {m: statistics.median(v) for m, v in g.items()}, statistics.median(s)
+    for m in modes:
+      best[f"group ({m})"] = max(best[f"group ({m})"], g[m])
+    best["single"] = max(best["single"], s)
     rows.append((n, g, s))
-    print(f"N={n:3d}  group {g:7.2f} model-steps/s   sequential {s:7.2f}   "
-          f"ratio {g / s:5.2f}x   (load {_load()})", flush=True)
-  print("\n| N | grouped model·steps/s | sequential model·steps/s | ratio |\n|---|---|---|---|")
+    text = "   ".join(f"{m} {g[m]:7.2f} ({g[m] / s:4.2f}x)" for m in modes)
+    print(f"N={n:3d}  model-steps/s: {text}   sequential {s:7.2f}   (load {_load()})",
+          flush=True)
+  head = " | ".join(f"grouped ({m}) | ratio" for m in modes)
+  print(f"\n| N | {head} | sequential |\n|---|" + "---|---|" * len(modes) + "---|")
   for n, g, s in rows:
-    print(f"| {n} | {g:.2f} | {s:.2f} | {g / s:.2f}× |")
+    cells = " | ".join(f"{g[m]:.2f} | {g[m] / s:.2f}×" for m in modes)
+    print(f"| {n} | {cells} | {s:.2f} |")
   # The paper's study: every step of every model, at the best per-model rate.
   total = 100 * a.study_source_steps + 300 * a.study_finetune_steps
   for name, rate in best.items():

@@ -59,7 +59,7 @@ def data_config(name: str, **kwargs) -> ml_collections.ConfigDict:
   """Where images come from and how weak pairs are drawn."""
   return ml_collections.ConfigDict({
       "name": name,
-      "source": "procedural",   # procedural | tfds | original
+      "origin": "procedural",   # procedural | tfds | original
       "data_dir": "",           # prepared TFDS data or original files
       "kwargs": ml_collections.ConfigDict(kwargs),  # dataset options, e.g. channels
       "k": 1,                   # factors changed per weak pair
@@ -112,6 +112,7 @@ def base_config() -> ml_collections.ConfigDict:
       "num_models": 1,
       "seeds": (),
       "betas": (),
+      "group_mode": "auto",     # auto | vmap | map: how the model axis is computed
   })
   c.eval = ml_collections.ConfigDict({
       "num_samples": 15_008,

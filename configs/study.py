@@ -133,7 +133,7 @@ def _data(study, dataset: str) -> ml_collections.ConfigDict:
   """The data block of a dataset: renderer if it has one, else the original files."""
   kind = study.original_source if needs_originals(dataset) else study.synthetic_source
   data = common.data_config(dataset, **source_cfg.SOURCE_KWARGS.get(dataset, {}))
-  data.source = kind
+  data.origin = kind
   data.data_dir = study.data_dir if kind != "procedural" else ""
   return data
 

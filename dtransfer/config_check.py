@@ -52,7 +52,7 @@ def _is_real(v) -> bool:
 # and datasets add their own (``optim.step_decay``, ``data.shared``).
 KNOWN_KEYS = {
     "train": ("num_steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints",
-              "num_models", "seeds", "betas"),
+              "num_models", "seeds", "betas", "group_mode"),
     "eval": ("num_samples", "batch_size", "seed", "metrics", "metric_kwargs",
              "traversal_steps"),
 }
@@ -87,12 +87,13 @@ _NUMBERS = (
 )
 
 _CHOICES = (
-    ("data.source", ("procedural", "tfds", "original")),
+    ("data.origin", ("procedural", "tfds", "original")),
     ("data.pair_mode", ("exact", "dlib")),
     ("loss.aggregator", ("labels", "argmax")),
     ("loss.averaging", ("gvae", "mlvae")),
     ("loss.divergence", ("dlib", "symmetric")),
     ("loss.threshold", ("example", "batch")),
+    ("train.group_mode", ("auto", "vmap", "map")),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 
-from dtransfer import metrics_log
+from dtransfer import jsonl_writer
 from dtransfer.metrics import plots
 
 # Terms drawn when a run logged them (the VAEs' loss, reconstruction, KL).
@@ -15,7 +15,7 @@ TERMS = ("loss", "recon", "kl")
 def read_curves(path: str, terms=TERMS) -> dict[str, tuple[list, list]]:
   """``{term: (steps, values)}`` of the finite values in a metrics.jsonl."""
   curves = {}
-  for rec in metrics_log.read(path):
+  for rec in jsonl_writer.read(path):
     for k in terms:
       v = rec.get(k)
       if isinstance(v, (int, float)) and math.isfinite(v):

@@ -100,10 +100,10 @@ def to_pixels(model, out) -> jnp.ndarray:
   return jnp.clip(jnp.tanh(out) / 2 + 0.5, 0.0, 1.0)
 
 
-def encode_sample(method, variables, source, num: int, seed: int = 0,
+def encode_sample(method, variables, images, num: int, seed: int = 0,
                   batch_size: int = 512, stage: str = "eval"):
   """(codes [num, D], factors [num, K]) for a seeded uniform sample of the source."""
-  factors, batches = pairs.sample_dataset(source, num, seed, batch_size=4096)
+  factors, batches = pairs.sample_dataset(images, num, seed, batch_size=4096)
   encode = make_encoder(method, batch_size)
   start, done, out = time.perf_counter(), 0, []
   for imgs in batches():
@@ -252,24 +252,24 @@ def evaluate_codes(codes, factors, config, outdir: str, factor_names=None,
   return results
 
 
-def evaluate_model(method, state, source, config, outdir: str, title: str = "") -> dict:
-  """Encodes ``config.eval.num_samples`` images of ``source`` with ``method``'s
+def evaluate_model(method, state, images, config, outdir: str, title: str = "") -> dict:
+  """Encodes ``config.eval.num_samples`` of ``images`` with ``method``'s
   representation at ``state`` and evaluates them."""
   os.makedirs(outdir, exist_ok=True)
   started = time.perf_counter()
   variables = method.variables(state)
-  codes, factors = encode_sample(method, variables, source, config.eval.num_samples,
+  codes, factors = encode_sample(method, variables, images, config.eval.num_samples,
                                  seed=config.eval.seed, batch_size=config.eval.batch_size,
                                  stage=title or "eval")
-  results = evaluate_codes(codes, factors, config, outdir, source.space.names, title)
+  results = evaluate_codes(codes, factors, config, outdir, images.space.names, title)
   if jax.process_index() != 0:
     return results
   np.savez_compressed(os.path.join(outdir, "codes.npz"), codes=codes, factors=factors,
-                      factor_names=np.asarray(source.space.names))
+                      factor_names=np.asarray(images.space.names))
   say(title or "eval", "drawing figures")
-  _, preview = pairs.sample_dataset(source, 8, seed=config.eval.seed + 1)
+  _, preview = pairs.sample_dataset(images, 8, seed=config.eval.seed + 1)
   method.figures(variables, next(preview()), outdir, config)
-  extra = _jsonable(method.evaluate(variables, source, config, outdir))
+  extra = _jsonable(method.evaluate(variables, images, config, outdir))
   if extra:
     console.print_warnings(title or "eval", extra)
     results.update(extra)
@@ -298,13 +298,13 @@ def evaluate_workdir(workdir: str, outdir: str, *, metrics=None, dataset: str | 
   if dataset:
     config.data.name = dataset
     config.data.kwargs = {}
-  source = workdir_lib.image_source(config)
-  if tuple(source.image_shape) != trained_shape:
+  images = workdir_lib.image_source(config)
+  if tuple(images.image_shape) != trained_shape:
     raise ValueError(f"the model in {workdir} takes images of shape {trained_shape}, "
-                     f"dataset {config.data.name} gives {tuple(source.image_shape)}.")
+                     f"dataset {config.data.name} gives {tuple(images.image_shape)}.")
   _override_eval(config, metrics, num_samples, metric_kwargs)
   model, state = workdir_lib.load_trained(config, workdir, image_shape=trained_shape)
-  return evaluate_model(methods.get_method(config, model), state, source, config, outdir,
+  return evaluate_model(methods.get_method(config, model), state, images, config, outdir,
                         title=f"{workdir} on {config.data.name}")
 
 

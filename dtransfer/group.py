@@ -1,11 +1,11 @@
 """Many models in one program: ``train_group(configs, workdirs)``.
 
 The paper's study trains 20 small models per cell (beta in {1, 2} x 10 seeds).
-One such model leaves an accelerator mostly idle and runs its small GEMMs
-below a CPU's peak, so a group of N models is trained as one jitted step:
-``jax.vmap`` of the method's pure step over a leading model axis of the
-state, the batches and the per-model scalars (the PRNG key of each model's
-seed and its beta).
+One such model leaves an accelerator mostly idle, so a group of N models is
+trained as one jitted step over a leading model axis of the state, the
+batches and the per-model scalars (the PRNG key of each model's seed and its
+beta): ``jax.vmap`` of the method's pure step on accelerators, ``jax.lax.map``
+(the models in turn, one dispatch per step) on a CPU (``GROUP_MODES``).
 
 A group is N ordinary runs that happen to share a program:
 
@@ -42,7 +42,7 @@ from dtransfer import checkpoint as ckpt_lib
 from dtransfer import evaluate
 from dtransfer import event_writer
 from dtransfer import methods
-from dtransfer import metrics_log
+from dtransfer import jsonl_writer
 from dtransfer import train as train_lib
 from dtransfer import workdir as workdir_lib
 from dtransfer import workdir_lock
@@ -79,6 +79,8 @@ def member_configs(config: ml_collections.ConfigDict) -> list[ml_collections.Con
       c.train.num_models = 1
       c.train.seeds = ()
       c.train.betas = ()
+      if "group_mode" in c.train:
+        c.train.group_mode = "auto"
       c.seed = int(seeds[i]) if seeds else int(config.seed) + i
       if betas:
         c.model.beta = float(betas[i])
@@ -122,8 +124,8 @@ def unstack(tree, n: int) -> list:
 class _StackedBatches:
   """Batch ``i`` of every model, stacked on a leading model axis (random access)."""
 
-  def __init__(self, members, source, shard):
-    self._seqs = [(m, m.batches(source, shard)) for m in members]
+  def __init__(self, members, images, shard):
+    self._seqs = [(m, m.batches(images, shard)) for m in members]
 
   def __len__(self):
     return min(len(s) for _, s in self._seqs)
@@ -138,20 +140,45 @@ class _Group:
   def __init__(self, members):
     self.members = members
 
-  def batches(self, source, shard):
-    return _StackedBatches(self.members, source, shard)
+  def batches(self, images, shard):
+    return _StackedBatches(self.members, images, shard)
 
   def device_batch(self, batch):
     return batch
 
 
-def make_group_step(method):
+# How the model axis is computed: "vmap" batches every model into each op
+# (wider GEMMs: what fills an accelerator), "map" runs the models one after
+# another inside the one program (``jax.lax.map``: a single model's kernels,
+# one dispatch per step for the whole group: what a CPU prefers, since one
+# model's 64-pair GEMMs already fill its cores), "auto" picks "map" on a CPU
+# with the model axis on one device and "vmap" otherwise.
+GROUP_MODES = ("auto", "vmap", "map")
+
+
+def group_mode(config, mesh=None) -> str:
+  """The model-axis mode ``config.train.group_mode`` resolves to on ``mesh``."""
+  mode = str(config.train.get("group_mode", "auto"))
+  if mode not in GROUP_MODES:
+    raise ValueError(f"train.group_mode must be one of {', '.join(GROUP_MODES)}, "
+                     f"got {mode!r}.")
+  if mode != "auto":
+    return mode
+  sharded = mesh is not None and mesh.shape["models"] > 1
+  return "map" if jax.default_backend() == "cpu" and not sharded else "vmap"
+
+
+def make_group_step(method, mode: str = "vmap"):
   """The jitted ``(state, alive, batch, hparams) -> (state, alive, metrics)`` of a
-  group: the method's pure step vmapped over the model axis. ``alive`` [N]
-  freezes models that have gone non-finite (their state no longer changes)."""
+  group: the method's pure step over the model axis (``mode``: "vmap" or
+  "map", see ``GROUP_MODES``; both give the same numbers up to float
+  reduction order). ``alive`` [N] freezes models that have gone non-finite
+  (their state no longer changes)."""
   if not hasattr(method, "make_step"):
     raise ValueError(f"method '{method.name}' cannot train a group of models (it has "
                      "no pure make_step); use train.num_models=1.")
+  if mode not in ("vmap", "map"):
+    raise ValueError(f"group step mode must be 'vmap' or 'map', got {mode!r}.")
   step = method.make_step()
 
   def one(state, alive, batch, hp):
@@ -159,7 +186,13 @@ def make_group_step(method):
     ok = alive & metrics["finite"]
     return base.keep_if_finite(ok, new, state), ok, {**metrics, "finite": ok}
 
-  return jax.jit(jax.vmap(one), donate_argnums=(0,))
+  if mode == "vmap":
+    return jax.jit(jax.vmap(one), donate_argnums=(0,))
+
+  def mapped(state, alive, batch, hp):
+    return jax.lax.map(lambda args: one(*args), (state, alive, batch, hp))
+
+  return jax.jit(mapped, donate_argnums=(0,))
 
 
 def _resume_step(checkpointers) -> int | None:
@@ -175,7 +208,7 @@ def _resume_step(checkpointers) -> int | None:
   return max(common)
 
 
-def train_group(configs, workdirs, *, source=None, init_from=None,
+def train_group(configs, workdirs, *, images=None, init_from=None,
                 stop_after: int | None = None, devices=None, also_per_model=()):
   """Trains (or resumes) the models of ``configs`` as one program.
 
@@ -183,7 +216,7 @@ def train_group(configs, workdirs, *, source=None, init_from=None,
     configs: one single-model config per model (``member_configs``); they may
       differ only in ``PER_MODEL`` fields.
     workdirs: one work directory per model.
-    source: the ImageSource (default: built from ``configs[0].data``).
+    images: the ImageSource (default: built from ``configs[0].data``).
     init_from: one state per model to start from instead of a fresh init
       (fine-tuning).
     stop_after: stop after this many steps in this call (tests simulate a kill).
@@ -203,10 +236,10 @@ def train_group(configs, workdirs, *, source=None, init_from=None,
                      "train.num_models=1 (data parallelism).")
   check_groupable(configs, also_per_model)
   config = configs[0]
-  source = source if source is not None else workdir_lib.image_source(config)
-  model = workdir_lib.build_model(config, source.image_shape)
+  images = images if images is not None else workdir_lib.image_source(config)
+  model = workdir_lib.build_model(config, images.image_shape)
   members = [methods.get_method(c, model) for c in configs]
-  members[0].check_source(source)
+  members[0].check_images(images)
   mesh = group_mesh(n, devices)
   if config.train.batch_size % mesh.shape["data"]:
     raise ValueError(f"train.batch_size {config.train.batch_size} must divide by the "
@@ -220,11 +253,11 @@ def train_group(configs, workdirs, *, source=None, init_from=None,
   with contextlib.ExitStack() as locks:
     for w in workdirs:
       locks.enter_context(workdir_lock.WorkdirLock(w))
-    return _train_group_locked(configs, workdirs, members, source, mesh, n, config,
+    return _train_group_locked(configs, workdirs, members, images, mesh, n, config,
                                init_from, stop_after)
 
 
-def _train_group_locked(configs, workdirs, members, source, mesh, n, config, init_from,
+def _train_group_locked(configs, workdirs, members, images, mesh, n, config, init_from,
                         stop_after):
   for c, w in zip(configs, workdirs):
     workdir_lib.prepare_workdir(c, w)
@@ -239,7 +272,7 @@ def _train_group_locked(configs, workdirs, members, source, mesh, n, config, ini
       states = [ck.restore(s, step=start)[1] for ck, s in zip(checkpointers, states)]
       logging.info("resumed a group of %d models at step %d", n, start)
     if int(states[0]["step"]) < int(config.train.num_steps):
-      states = _loop(configs, workdirs, source, members, states, mesh, checkpointers,
+      states = _loop(configs, workdirs, images, members, states, mesh, checkpointers,
                      stop_after)
   finally:
     for c in checkpointers:
@@ -247,23 +280,26 @@ def _train_group_locked(configs, workdirs, members, source, mesh, n, config, ini
   return list(zip(members, states))
 
 
-def _loop(configs, workdirs, source, members, states, mesh, checkpointers, stop_after):
+def _loop(configs, workdirs, images, members, states, mesh, checkpointers, stop_after):
   n, config = len(configs), configs[0]
   total, start = int(config.train.num_steps), int(states[0]["step"])
   end = total if stop_after is None else min(total, start + int(stop_after))
   # Rows a killed run logged after the resumed checkpoint are dropped (one per step).
-  writers = [metrics_log.MetricWriter(w, resume_step=start) for w in workdirs]
+  writers = [jsonl_writer.MetricWriter(w, resume_step=start) for w in workdirs]
   boards = [event_writer.EventWriter(w, enabled=wr.enabled) for w, wr in zip(workdirs, writers)]
   logging.info("training a group of %d %s models from step %d to %d on mesh %s", n,
                members[0].name, start, total, dict(mesh.shape))
-  step_fn = make_group_step(members[0])
+  mode = group_mode(config, mesh)
+  step_fn = make_group_step(members[0], mode)
+  logging.info("training a group of %d %s models (%s) from step %d to %d on mesh %s", n,
+               members[0].name, mode, start, total, dict(mesh.shape))
   by_model = NamedSharding(mesh, P("models"))
   state = jax.device_put(stack(states), by_model)
   hparams = jax.device_put(stack([m.hparams() for m in members]), by_model)
   alive = jax.device_put(np.ones(n, bool), by_model)
   batch_sharding = NamedSharding(mesh, P("models", "data"))
-  data = iter(train_lib.input_pipeline(_Group(members), source, start, end, config.data))
-  progress = metrics_log.Progress(total, start, name=f"group of {n}")
+  data = iter(train_lib.input_pipeline(_Group(members), images, start, end, config.data))
+  progress = jsonl_writer.Progress(total, start, name=f"group of {n}")
   dead = np.zeros(n, bool)
   history = []
   try:
@@ -326,8 +362,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     return train_lib.train_and_evaluate(member_configs(config)[0], workdir)
   configs = member_configs(config)
   workdirs = member_workdirs(workdir, n)
-  source = workdir_lib.image_source(config)
-  trained = train_group(configs, workdirs, source=source)
+  images = workdir_lib.image_source(config)
+  trained = train_group(configs, workdirs, images=images)
   workdir_lib.write_json(os.path.join(workdir, "group.json"),
                          {"num_models": n, "members": [os.path.basename(w) for w in workdirs],
                           "seeds": [int(c.seed) for c in configs],
@@ -337,7 +373,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
     if os.path.exists(os.path.join(w, "failed.json")):
       results.append(None)
       continue
-    results.append(evaluate.evaluate_model(method, state, source, c,
+    results.append(evaluate.evaluate_model(method, state, images, c,
                                            os.path.join(w, "eval"),
                                            title=os.path.basename(w)))
   return results

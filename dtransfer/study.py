@@ -276,7 +276,7 @@ def run_source_group(study, root: str, specs, configs) -> None:
         continue
       src = workdir_lib.image_source(cfgs[0])
       trained = group_lib.train_group([cfgs[i] for i in todo], [dirs[i] for i in todo],
-                                      source=src)
+                                      images=src)
       for i, (method, state) in zip(todo, trained):
         if os.path.exists(os.path.join(dirs[i], "failed.json")):
           continue   # left pending; run_one reports it
@@ -388,7 +388,7 @@ def check_data(study, specs, configs) -> dict[str, str]:
       continue
     for ds in (s.source, s.target):
       cfg = configs.source_config(study, ds, 1.0, 0)
-      if cfg.data.source == "procedural":
+      if cfg.data.origin == "procedural":
         continue
       if ds not in seen:
         try:

@@ -25,7 +25,7 @@ from dtransfer import console
 from dtransfer import evaluate
 from dtransfer import event_writer
 from dtransfer import methods
-from dtransfer import metrics_log
+from dtransfer import jsonl_writer
 from dtransfer import sharding
 from dtransfer import workdir as workdir_lib
 from dtransfer import workdir_lock
@@ -34,14 +34,14 @@ from dtransfer.optim import learning_rate  # pylint: disable=unused-import
 from dtransfer.optim import make_optimizer  # pylint: disable=unused-import
 
 
-def input_pipeline(method, source, start: int, end: int, data_config):
+def input_pipeline(method, images, start: int, end: int, data_config):
   """Device-ready host batches ``start .. end - 1`` of ``method``, as a grain dataset.
 
   ``data.prefetch`` batches are read ahead by ``data.num_threads`` threads
   (grain's own prefetch); with ``prefetch=0`` they are read in the loop.
   """
   shard = (jax.process_index(), jax.process_count())
-  ds = grain.MapDataset.source(method.batches(source, shard))[start:end]
+  ds = grain.MapDataset.source(method.batches(images, shard))[start:end]
   ds = ds.map(method.device_batch)
   prefetch = int(data_config.get("prefetch", 2))
   if prefetch <= 0:
@@ -51,7 +51,7 @@ def input_pipeline(method, source, start: int, end: int, data_config):
                                               prefetch_buffer_size=prefetch))
 
 
-def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
+def train(config: ml_collections.ConfigDict, workdir: str, *, images=None,
           init_from: dict | None = None, stop_after: int | None = None):
   """Trains (or resumes) the model of ``config`` in ``workdir``.
 
@@ -59,7 +59,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
     config: experiment config (configs/common.py); ``config.method.name``
       chooses the method (dtransfer/methods).
     workdir: output directory: config.json, checkpoints/, metrics.jsonl.
-    source: an ImageSource to train on (default: built from config.data).
+    images: the ImageSource to train on (default: built from config.data).
     init_from: a state to start from instead of a fresh init (fine-tuning).
     stop_after: stop after this many steps in this call (tests simulate a kill).
 
@@ -70,10 +70,10 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
   # Everything is checked before the work directory is created or touched.
   config_check.validate(config, num_devices=mesh.size)
   workdir = config_check.check_workdir(workdir)
-  source = source if source is not None else workdir_lib.image_source(config)
-  model = workdir_lib.build_model(config, source.image_shape)
+  images = images if images is not None else workdir_lib.image_source(config)
+  model = workdir_lib.build_model(config, images.image_shape)
   method = methods.get_method(config, model)
-  method.check_source(source)
+  method.check_images(images)
   with workdir_lock.WorkdirLock(workdir) as lock:
     if lock.took_over:
       console.say("train", f"took over the lock of {workdir} left by process "
@@ -89,7 +89,7 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
         start, state = checkpointer.restore(state, quarantine=True)
         console.say("train", f"resumed from {checkpointer.directory} at step {start}")
       if int(state["step"]) < int(config.train.num_steps):
-        state = _loop(config, workdir, source, method, state, mesh, checkpointer,
+        state = _loop(config, workdir, images, method, state, mesh, checkpointer,
                       stop_after)
       else:
         console.say("train", f"already trained to step {int(state['step'])} in {workdir}; "
@@ -99,11 +99,11 @@ def train(config: ml_collections.ConfigDict, workdir: str, *, source=None,
   return method, jax.device_get(state)
 
 
-def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after):
+def _loop(config, workdir, images, method, state, mesh, checkpointer, stop_after):
   """Runs the jitted step from ``state['step']``; logs, guards NaN, checkpoints."""
   total, start = int(config.train.num_steps), int(state["step"])
   # Rows a killed run logged after the checkpoint we resume from are re-logged.
-  writer = metrics_log.MetricWriter(workdir, resume_step=start)
+  writer = jsonl_writer.MetricWriter(workdir, resume_step=start)
   # TensorBoard scalars beside metrics.jsonl (tensorboard --logdir <runs>).
   board = event_writer.EventWriter(workdir, enabled=writer.enabled)
   console.say("train", f"{method.name} from step {start} to {total} on "
@@ -112,7 +112,7 @@ def _loop(config, workdir, source, method, state, mesh, checkpointer, stop_after
   step_fn = method.train_step()
   state = sharding.replicate(state, mesh)
   end = total if stop_after is None else min(total, start + int(stop_after))
-  data = iter(input_pipeline(method, source, start, end, config.data))
+  data = iter(input_pipeline(method, images, start, end, config.data))
   progress = console.TrainProgress(total, start)
   history = []
   try:
@@ -166,9 +166,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """
   config_check.validate(config)
   workdir = config_check.check_workdir(workdir)
-  source = workdir_lib.image_source(config)
+  images = workdir_lib.image_source(config)
   # Held through the evaluation too (re-entrant: train() takes it again).
   with workdir_lock.WorkdirLock(workdir):
-    method, state = train(config, workdir, source=source)
-    return evaluate.evaluate_model(method, state, source, config,
+    method, state = train(config, workdir, images=images)
+    return evaluate.evaluate_model(method, state, images, config,
                                    os.path.join(workdir, "eval"))

@@ -156,7 +156,7 @@ def _transfer_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> d
   config, source_config, target, source_method, state = _prepare(config)
   before = _before(config, target, source_method, state, workdir)
   init = initial_state(config, state, source_method, source_method.model)
-  method, tuned = train_lib.train(config, os.path.join(workdir, "after"), source=target,
+  method, tuned = train_lib.train(config, os.path.join(workdir, "after"), images=target,
                                   init_from=init)
   return _after(config, source_config, target, method, tuned, before, workdir)
 
@@ -176,7 +176,7 @@ def transfer_group(configs, workdirs) -> list[dict]:
     inits = [initial_state(p[0], p[4], p[3], p[3].model) for p in prepared]
     tuned = group.train_group([p[0] for p in prepared],
                               [os.path.join(w, "after") for w in workdirs],
-                              source=prepared[0][2], init_from=inits,
+                              images=prepared[0][2], init_from=inits,
                               also_per_model=("transfer.source_workdir",))
     return [_after(p[0], p[1], p[2], m, t, b, w)
             for p, (m, t), b, w in zip(prepared, tuned, befores, workdirs)]

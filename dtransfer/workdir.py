@@ -25,7 +25,7 @@ from dtransfer import methods
 
 # Group settings (dtransfer.group): a member's config always has 1, (), (), and
 # work directories from before they existed lack them.
-GROUP_KEYS = ("train.num_models", "train.seeds", "train.betas")
+GROUP_KEYS = ("train.num_models", "train.seeds", "train.betas", "train.group_mode")
 # Config keys that may change between runs in one work directory.
 RESUMABLE_KEYS = ("train.num_steps", "train.log_every", "train.checkpoint_every",
                   "train.keep_checkpoints", "data.data_dir", "data.prefetch",
@@ -58,7 +58,7 @@ def cached_json(path: str, compute):
 
 def image_source(config):
   """The ImageSource named by ``config.data``."""
-  return datasets.get_dataset(config.data.name, source=config.data.source,
+  return datasets.get_dataset(config.data.name, origin=config.data.origin,
                               data_dir=config.data.data_dir or None,
                               **dict(config.data.get("kwargs", {})))
 
@@ -101,7 +101,7 @@ def prepare_workdir(config, workdir: str, ignore=()) -> None:
   cfg = json.loads(config.to_json_best_effort())
   if os.path.exists(path):
     skip = set(RESUMABLE_KEYS) | set(GROUP_KEYS) | set(ignore)
-    a, b = _comparable(read_json(path), skip), _comparable(cfg, skip)
+    a, b = _comparable(_migrate(read_json(path)), skip), _comparable(cfg, skip)
     diff = sorted(k for k in set(a) | set(b)
                   if a.get(k) != b.get(k) and not k.startswith("eval."))
     if diff and not _has_checkpoints(workdir):
@@ -123,7 +123,17 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
   if not os.path.exists(path):
     raise FileNotFoundError(f"no config.json in {workdir}: not a dtransfer work "
                             "directory (did the source training run there?).")
-  return ml_collections.ConfigDict(read_json(path))
+  return ml_collections.ConfigDict(_migrate(read_json(path)))
+
+
+def _migrate(config: dict) -> dict:
+  """Reads work directories written before a field was renamed
+  (``data.source`` is ``data.origin`` since the image source and the source
+  domain stopped sharing a word)."""
+  data = config.get("data")
+  if isinstance(data, dict) and "source" in data and "origin" not in data:
+    data["origin"] = data.pop("source")
+  return config
 
 
 def load_trained(config, workdir: str, image_shape=None):

@@ -30,7 +30,7 @@ class BuildersTest(absltest.TestCase):
   def test_reduced_procedural_build_is_resumable(self):
     # pylint: disable=g-import-not-at-top
     from dtransfer.datasets.shapes3d.dtransfer_shapes3d import dtransfer_shapes3d_dataset_builder as s3d
-    cfg = s3d.Shapes3dConfig(name="tiny", source="procedural",
+    cfg = s3d.Shapes3dConfig(name="tiny", origin="procedural",
                              grid=(1, 1, 1, 1, 2, 2))
     with tempfile.TemporaryDirectory() as tmp:
       logs = []

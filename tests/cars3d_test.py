@@ -21,7 +21,7 @@ class ReaderTest(absltest.TestCase):
 
   def test_factor_order_and_list_txt_ids(self):
     # The dummy archive's list.txt is deliberately not sorted.
-    src = datasets.get_dataset("cars3d", source="original", data_dir=_DUMMY)
+    src = datasets.get_dataset("cars3d", origin="original", data_dir=_DUMMY)
     self.assertEqual(src.space.names, ("elevation", "azimuth", "object"))
     self.assertEqual(src.space.sizes, (4, 24, 3))
     self.assertEqual(src.object_order, "list.txt")
@@ -38,7 +38,7 @@ class ReaderTest(absltest.TestCase):
     with tempfile.TemporaryDirectory() as tmp:
       shutil.copytree(os.path.join(_DUMMY, "data"), os.path.join(tmp, "data"))
       os.remove(os.path.join(tmp, "data", "cars", original.LIST))
-      src = datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+      src = datasets.get_dataset("cars3d", origin="original", data_dir=tmp)
       self.assertEqual(src.object_order, "sorted")
       self.assertEqual(src.files, ["car_001_mesh.mat", "car_042_mesh.mat",
                                    "car_113_mesh.mat"])
@@ -53,22 +53,22 @@ class ReaderTest(absltest.TestCase):
       with open(listing, "w") as f:  # ".mat" and blank lines are tolerated
         f.write("car_042_mesh.mat\n\ncar_113_mesh\n")
       with self.assertLogs(level="WARNING") as logs:
-        src = datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+        src = datasets.get_dataset("cars3d", origin="original", data_dir=tmp)
       self.assertIn("car_001_mesh.mat", "".join(logs.output))
       self.assertEqual(src.files, ["car_042_mesh.mat", "car_113_mesh.mat"])
       with open(listing, "a") as f:
         f.write("car_999_mesh\n")
       with self.assertRaisesRegex(FileNotFoundError, "car_999_mesh.mat"):
-        datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+        datasets.get_dataset("cars3d", origin="original", data_dir=tmp)
       with open(listing, "w") as f:
         f.write("car_042_mesh\ncar_042_mesh\n")
       with self.assertRaisesRegex(ValueError, "more than once"):
-        datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+        datasets.get_dataset("cars3d", origin="original", data_dir=tmp)
 
   def test_missing(self):
     with tempfile.TemporaryDirectory() as tmp:
       with self.assertRaisesRegex(FileNotFoundError, "data/cars/car_001"):
-        datasets.get_dataset("cars3d", source="original", data_dir=tmp)
+        datasets.get_dataset("cars3d", origin="original", data_dir=tmp)
 
 
 class BuilderTest(absltest.TestCase):
@@ -86,7 +86,7 @@ class BuilderTest(absltest.TestCase):
       bu.prepare(b.Builder, None, os.path.join(tmp, "out"))
     recs = bu.data_source(b.Builder, None, os.path.join(tmp, "out"))
     self.assertLen(recs, 4 * 24 * 3)
-    ref = datasets.get_dataset("cars3d", source="original", data_dir=_DUMMY)
+    ref = datasets.get_dataset("cars3d", origin="original", data_dir=_DUMMY)
     r = recs[100]
     self.assertEqual([r["label_elevation"], r["label_azimuth"],
                       r["label_object"]], ref.space.factors(100).tolist())
@@ -96,7 +96,7 @@ class BuilderTest(absltest.TestCase):
                                        "car_042_mesh"])
     self.assertEqual(meta["object_order"], "list.txt")
     with self.assertRaisesRegex(ValueError, "holds 288 records"):
-      datasets.get_dataset("cars3d", source="tfds",
+      datasets.get_dataset("cars3d", origin="tfds",
                            data_dir=os.path.join(tmp, "out"))
 
   def test_offline_without_files(self):

@@ -53,7 +53,7 @@ class ImageOpsTest(absltest.TestCase):
 class ZipSourceTest(absltest.TestCase):
 
   def test_augmented_matches_recipe(self):
-    src = datasets.get_dataset("coil100_augmented", source="original",
+    src = datasets.get_dataset("coil100_augmented", origin="original",
                                data_dir=_DUMMY)
     self.assertEqual(src.space.sizes, (2, 3, 18, 9))
     idx = np.array([0, 200, 971])
@@ -68,7 +68,7 @@ class ZipSourceTest(absltest.TestCase):
       np.testing.assert_array_equal(img, ref)
 
   def test_binary(self):
-    src = datasets.get_dataset("coil100_augmented_binary", source="original",
+    src = datasets.get_dataset("coil100_augmented_binary", origin="original",
                                data_dir=_DUMMY)
     imgs = src.images(np.array([0, 5, 500]))
     self.assertTrue(set(np.unique(imgs)) <= {0, 255})
@@ -82,13 +82,13 @@ class ZipSourceTest(absltest.TestCase):
   def test_errors(self):
     with tempfile.TemporaryDirectory() as tmp:
       with self.assertRaisesRegex(FileNotFoundError, "coil-100.zip"):
-        datasets.get_dataset("coil100_augmented", source="original",
+        datasets.get_dataset("coil100_augmented", origin="original",
                              data_dir=tmp)
       bad = os.path.join(tmp, "coil-100.zip")
       with open(bad, "wb") as f:
         f.write(b"garbage" * 10)
       with self.assertRaisesRegex(ValueError, "not a valid zip.*download"):
-        datasets.get_dataset("coil100_augmented", source="original",
+        datasets.get_dataset("coil100_augmented", origin="original",
                              data_dir=tmp)
     with self.assertRaisesRegex(ValueError, "real_objects"):
       datasets.get_dataset("coil100_augmented")
@@ -113,7 +113,7 @@ class PrebuiltTest(absltest.TestCase):
       with open(os.path.join(tmp, "classes.csv"), "w", newline="") as f:
         csv.writer(f).writerows([["image", "object", "pose", "rotation",
                                   "scale"]] + rows)
-      src = datasets.get_dataset("coil100_augmented", source="prebuilt",
+      src = datasets.get_dataset("coil100_augmented", origin="prebuilt",
                                  data_dir=tmp)
       self.assertEqual(src.space.sizes, (2, 2, 2, 2))
       img = src.images([src.space.index([[1, 0, 1, 0]])[0]])[0]
@@ -122,7 +122,7 @@ class PrebuiltTest(absltest.TestCase):
       np.testing.assert_array_equal(img, ref)
       os.remove(os.path.join(tmp, "classes.csv"))
       with self.assertRaisesRegex(FileNotFoundError, "classes.csv"):
-        datasets.get_dataset("coil100_augmented", source="prebuilt",
+        datasets.get_dataset("coil100_augmented", origin="prebuilt",
                              data_dir=tmp)
 
 

@@ -153,7 +153,7 @@ def test_missing_specified_factor_names_the_fix():
   m = methods.get_method(c, models.get_model("cycle_mnist", num_latents=4,
                                              image_shape=(28, 28, 1), s_dim=2))
   with pytest.raises(ValueError, match="data.shared"):
-    m.check_source(src)
+    m.check_images(src)
 
 
 # ---------------------------------------------------------------- step ---

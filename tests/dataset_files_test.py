@@ -31,6 +31,6 @@ def test_find_first_errors_name_every_path_and_the_fix(tmp_path):
                                   "rgbd_objects", "coil100_augmented"])
 def test_every_reader_says_where_it_looked(name, tmp_path):
   with pytest.raises(FileNotFoundError, match="looked for"):
-    datasets.get_dataset(name, source="original", data_dir=tmp_path)
+    datasets.get_dataset(name, origin="original", data_dir=tmp_path)
   with pytest.raises(ValueError, match="needs data_dir"):
-    datasets.get_dataset(name, source="original", data_dir=None)
+    datasets.get_dataset(name, origin="original", data_dir=None)

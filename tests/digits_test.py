@@ -31,7 +31,7 @@ def test_sizes_channels_and_pairs_share_the_digit():
 
 @pytest.mark.parametrize("kwargs, match", [(dict(channels=2), "channels"),
                                            (dict(size=4), "size"),
-                                           (dict(source="tfds"), "scikit-learn")])
+                                           (dict(origin="tfds"), "scikit-learn")])
 def test_bad_options(kwargs, match):
   with pytest.raises(ValueError, match=match):
     datasets.get_dataset("digits", **kwargs)

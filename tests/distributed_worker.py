@@ -30,7 +30,7 @@ def main():
   from dtransfer import train as train_lib  # pylint: disable=g-import-not-at-top
   c = train_test.tiny_config(num_steps=a.steps)
   c.train.batch_size = 8
-  _, state = train_lib.train(c, a.workdir, source=train_test.blob_source())
+  _, state = train_lib.train(c, a.workdir, images=train_test.blob_source())
   leaves = [np.asarray(x) for x in jax.tree.leaves(state["params"])]
   if jax.process_index() == 0:
     np.savez(os.path.join(a.workdir, "params.npz"), *leaves)

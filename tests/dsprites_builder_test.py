@@ -84,18 +84,18 @@ class BuilderTest(absltest.TestCase):
     np.testing.assert_allclose(values, renderer.factor_values(full), rtol=1e-6)
     np.testing.assert_array_equal(img[..., 0], 255 * renderer.render(full))
     # Through the registry: tfds gives the procedural images.
-    tf_src = datasets.get_dataset("dsprites", source="tfds",
+    tf_src = datasets.get_dataset("dsprites", origin="tfds",
                                   data_dir=self.data_dir, factor_sizes=_GRID)
     proc = datasets.get_dataset("dsprites", factor_sizes=_GRID)
     self.assertEqual(tf_src.space, proc.space)
     idx = np.array([0, 7, 100, 191])
     np.testing.assert_array_equal(tf_src.images(idx), proc.images(idx))
-    three = datasets.get_dataset("dsprites", source="tfds", channels=3,
+    three = datasets.get_dataset("dsprites", origin="tfds", channels=3,
                                  data_dir=self.data_dir, factor_sizes=_GRID)
     np.testing.assert_array_equal(three.images(idx),
                                   np.repeat(proc.images(idx), 3, -1))
     # Fresh noise on top of the stored white records (baked=False).
-    noisy = datasets.get_dataset("noisy_dsprites", source="tfds", baked=False,
+    noisy = datasets.get_dataset("noisy_dsprites", origin="tfds", baked=False,
                                  data_dir=self.data_dir, factor_sizes=_GRID)
     rng = lambda: np.random.default_rng(9)
     np.testing.assert_array_equal(
@@ -113,7 +113,7 @@ class BuilderTest(absltest.TestCase):
     np.testing.assert_array_equal(labels, _grid(sizes))
     np.testing.assert_array_equal([r["value_color"] for r in recs],
                                   renderer.subgrid_indices(7, 3)[labels[:, 0]])
-    tf_src = datasets.get_dataset("color_dsprites", source="tfds",
+    tf_src = datasets.get_dataset("color_dsprites", origin="tfds",
                                   data_dir=self.data_dir, factor_sizes=sizes)
     proc = datasets.get_dataset("color_dsprites", factor_sizes=sizes)
     self.assertEqual(tf_src.space, proc.space)
@@ -154,9 +154,9 @@ class BuilderTest(absltest.TestCase):
     values = np.stack([[r[f"value_{n}"] for n in renderer.FACTOR_NAMES]
                        for r in recs])
     np.testing.assert_allclose(values, raw["latents_values"][:, 1:], rtol=1e-6)
-    via = datasets.get_dataset("dsprites", source="tfds", tfds_base="original",
+    via = datasets.get_dataset("dsprites", origin="tfds", tfds_base="original",
                                data_dir=data_dir)
-    direct = datasets.get_dataset("dsprites", source="original",
+    direct = datasets.get_dataset("dsprites", origin="original",
                                   data_dir=_DUMMY_DIR)
     np.testing.assert_array_equal(via.images(np.arange(144)),
                                   direct.images(np.arange(144)))
@@ -204,7 +204,7 @@ class BuilderTest(absltest.TestCase):
     self.assertIn(original.URL, str(e.exception))
     self.assertIn("manual", str(e.exception))
     with self.assertRaisesRegex(FileNotFoundError, "build"):
-      datasets.get_dataset("noisy_dsprites", source="tfds", data_dir=data_dir)
+      datasets.get_dataset("noisy_dsprites", origin="tfds", data_dir=data_dir)
 
 
 if __name__ == "__main__":

@@ -242,8 +242,8 @@ class VariantsTest(absltest.TestCase):
       dsprites_dataset.dsprites(factor_sizes=(3, 2))
 
   def test_bad_arguments(self):
-    with self.assertRaisesRegex(ValueError, "unknown source"):
-      dsprites_dataset.dsprites(source="web")
+    with self.assertRaisesRegex(ValueError, "unknown origin"):
+      dsprites_dataset.dsprites(origin="web")
     with self.assertRaisesRegex(TypeError, "Generator"):
       dsprites_dataset.noisy_dsprites().images([0], rng=3)
 
@@ -264,7 +264,7 @@ class OriginalReaderTest(absltest.TestCase):
     np.testing.assert_array_equal(
         header.labels, np.stack(np.unravel_index(np.arange(144),
                                                  (3, 2, 2, 3, 4)), -1))
-    src = dsprites_dataset.dsprites(source="original", data_dir=_DUMMY_DIR)
+    src = dsprites_dataset.dsprites(origin="original", data_dir=_DUMMY_DIR)
     self.assertEqual(src.space.sizes, (3, 2, 2, 3, 4))
     img = src.images(np.arange(144))
     self.assertEqual(img.shape, (144, 64, 64, 1))
@@ -273,7 +273,7 @@ class OriginalReaderTest(absltest.TestCase):
     # The authors' layout <data_dir>/dsprites/<file> is found too.
     os.makedirs(os.path.join(self.tmp, "dsprites"))
     shutil.copy(_DUMMY, os.path.join(self.tmp, "dsprites"))
-    color = dsprites_dataset.color_dsprites(source="original", data_dir=self.tmp)
+    color = dsprites_dataset.color_dsprites(origin="original", data_dir=self.tmp)
     self.assertEqual(color.space.sizes, (7, 3, 2, 2, 3, 4))
     np.testing.assert_array_equal(
         color.images([144 * 3 + 10])[0, ..., 0] > 0, raw["imgs"][10] > 0)
@@ -286,10 +286,10 @@ class OriginalReaderTest(absltest.TestCase):
 
   def test_missing_file(self):
     with self.assertRaisesRegex(FileNotFoundError, original.FILENAME) as e:
-      dsprites_dataset.dsprites(source="original", data_dir=self.tmp)
+      dsprites_dataset.dsprites(origin="original", data_dir=self.tmp)
     self.assertIn(original.URL, str(e.exception))
     with self.assertRaisesRegex(ValueError, "needs data_dir"):  # as every reader
-      dsprites_dataset.dsprites(source="original")
+      dsprites_dataset.dsprites(origin="original")
 
   def _write(self, **arrays) -> str:
     path = os.path.join(self.tmp, original.FILENAME)
@@ -305,7 +305,7 @@ class OriginalReaderTest(absltest.TestCase):
                                 "cannot be read as an npz"):
       original.read_header(path)
     with self.assertRaisesRegex(original.OriginalFileError, "download"):
-      dsprites_dataset.dsprites(source="original", data_dir=self.tmp)
+      dsprites_dataset.dsprites(origin="original", data_dir=self.tmp)
     self._write(images=raw["imgs"], latents_classes=raw["latents_classes"],
                 latents_values=raw["latents_values"])
     with self.assertRaisesRegex(original.OriginalFileError, "no 'imgs'"):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dtransfer import checkpoint
-from dtransfer import metrics_log
+from dtransfer import jsonl_writer
 from dtransfer import train as train_lib
 from dtransfer import workdir_lock
 from tests.train_test import blob_source
@@ -28,7 +28,7 @@ from tests import conftest
 from tests.fault_train_test import _config
 from tests.train_test import blob_source
 from dtransfer import train
-train.train(_config(), {wd!r}, source=blob_source())
+train.train(_config(), {wd!r}, images=blob_source())
 """
 
 
@@ -54,7 +54,7 @@ def _verified_steps(wd, state):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
   wd = str(tmp_path_factory.mktemp("ref"))
-  _, state = train_lib.train(_config(), wd, source=blob_source())
+  _, state = train_lib.train(_config(), wd, images=blob_source())
   return state
 
 
@@ -77,9 +77,9 @@ def test_sigkill_mid_training_or_mid_write_resumes_bit_identically(reference, tm
   p.wait()
   assert killed_at is not None, "the run ended before it could be killed"
   # The killed run's lock is stale and is taken over; the run resumes and finishes.
-  _, resumed = train_lib.train(_config(), wd, source=blob_source())
+  _, resumed = train_lib.train(_config(), wd, images=blob_source())
   _equal(resumed, reference)
-  rows = metrics_log.read(os.path.join(wd, "metrics.jsonl"))
+  rows = jsonl_writer.read(os.path.join(wd, "metrics.jsonl"))
   assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
   assert _verified_steps(wd, reference) == [STEPS - 1, STEPS]
 
@@ -87,17 +87,17 @@ def test_sigkill_mid_training_or_mid_write_resumes_bit_identically(reference, tm
 @pytest.mark.slow
 def test_corrupt_latest_falls_back_moves_aside_and_finishes_identically(reference, tmp_path):
   wd = str(tmp_path / "w")
-  train_lib.train(_config(), wd, source=blob_source(), stop_after=3)
+  train_lib.train(_config(), wd, images=blob_source(), stop_after=3)
   step_dir = os.path.join(wd, "checkpoints", "3", "state")
   data = sorted(os.path.join(r, f) for r, _, fs in os.walk(step_dir) for f in fs
                 if os.sep + "d" + os.sep in os.path.join(r, f))[0]
   with open(data, "r+b") as f:  # a 4 KB overwrite, as a disk fault would
     f.write(os.urandom(min(4096, os.path.getsize(data))))
-  _, resumed = train_lib.train(_config(), wd, source=blob_source())
+  _, resumed = train_lib.train(_config(), wd, images=blob_source())
   _equal(resumed, reference)
   assert os.listdir(os.path.join(wd, "checkpoints_corrupt"))[0].startswith("3-")
   assert _verified_steps(wd, reference) == [STEPS - 1, STEPS]
-  rows = metrics_log.read(os.path.join(wd, "metrics.jsonl"))
+  rows = jsonl_writer.read(os.path.join(wd, "metrics.jsonl"))
   assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
 
 
@@ -107,7 +107,7 @@ def test_nan_keeps_the_good_checkpoints_and_a_rerun_trains_again(tmp_path):
                               "train.keep_checkpoints": 1})
   wd = str(tmp_path / "w")
   with pytest.raises(FloatingPointError, match=r"non-finite .* at step (\d+)") as first:
-    train_lib.train(c, wd, source=blob_source())
+    train_lib.train(c, wd, images=blob_source())
   ck = checkpoint.Checkpointer(os.path.join(wd, "checkpoints"))
   before = ck.steps()
   ck.close()
@@ -116,7 +116,7 @@ def test_nan_keeps_the_good_checkpoints_and_a_rerun_trains_again(tmp_path):
       c, train_lib.workdir_lib.build_model(c, blob_source().image_shape)).init(0)
   assert _verified_steps(wd, target) == before
   with pytest.raises(FloatingPointError) as second:
-    train_lib.train(c, wd, source=blob_source())
+    train_lib.train(c, wd, images=blob_source())
   # The rerun resumed from the same checkpoint and failed at the same step:
   # no step was counted without training.
   assert str(second.value).split("(loss")[0] == str(first.value).split("(loss")[0]
@@ -134,7 +134,7 @@ def test_concurrent_training_run_is_refused_before_writing(tmp_path):
   try:
     assert holder.stdout.readline().strip() == "locked"
     with pytest.raises(workdir_lock.WorkdirLockedError, match=f"process {holder.pid}"):
-      train_lib.train(_config(), str(tmp_path), source=blob_source())
+      train_lib.train(_config(), str(tmp_path), images=blob_source())
     assert os.listdir(tmp_path) == [".lock"]
   finally:
     holder.kill()

@@ -19,7 +19,7 @@ from configs import common as common_cfg
 from configs import main_job as main_job_cfg
 from configs import source as source_cfg
 from dtransfer import config_check
-from dtransfer import metrics_log
+from dtransfer import jsonl_writer
 from dtransfer import workdir as workdir_lib
 from dtransfer import workdir_lock
 from dtransfer.methods import base
@@ -92,20 +92,20 @@ def test_guard_keeps_whole_state_when_the_update_is_not_finite():
 def test_metrics_have_one_row_per_step_after_any_number_of_resumes(tmp_path):
   path = tmp_path / "metrics.jsonl"
   # Run 1 logs 1..5 and is killed (torn last line) with its checkpoint at 3.
-  w = metrics_log.MetricWriter(str(tmp_path))
+  w = jsonl_writer.MetricWriter(str(tmp_path))
   for s in range(1, 6):
     w.write(s, loss=float(s))
   with open(path, "a") as f:
     f.write('{"step": 6, "lo')
   # Run 2 resumes at 3, logs 4..7, is killed; checkpoint at 6.
-  w = metrics_log.MetricWriter(str(tmp_path), resume_step=3)
+  w = jsonl_writer.MetricWriter(str(tmp_path), resume_step=3)
   for s in range(4, 8):
     w.write(s, loss=float(s))
   # Run 3 resumes at 6 and finishes at 9.
-  w = metrics_log.MetricWriter(str(tmp_path), resume_step=6)
+  w = jsonl_writer.MetricWriter(str(tmp_path), resume_step=6)
   for s in range(7, 10):
     w.write(s, loss=float(s))
-  rows = metrics_log.read(str(path))
+  rows = jsonl_writer.read(str(path))
   assert [r["step"] for r in rows] == list(range(1, 10))
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from configs import source as source_configs
 from dtransfer import group
-from dtransfer import metrics_log
+from dtransfer import jsonl_writer
 from dtransfer import train as train_lib
 from dtransfer import workdir as workdir_lib
 
@@ -64,8 +64,8 @@ def test_group_equals_single_runs_and_honours_seeds_and_betas(tmp_path):
     _, alone = train_lib.train(cfg, str(tmp_path / f"alone{i}"))
     _close(grouped[i][1]["params"], alone["params"])
     _close(grouped[i][1]["opt_state"], alone["opt_state"])
-    rows = metrics_log.read(os.path.join(wd, "metrics.jsonl"))
-    ref = metrics_log.read(str(tmp_path / f"alone{i}" / "metrics.jsonl"))
+    rows = jsonl_writer.read(os.path.join(wd, "metrics.jsonl"))
+    ref = jsonl_writer.read(str(tmp_path / f"alone{i}" / "metrics.jsonl"))
     assert [r["step"] for r in rows] == [r["step"] for r in ref] == [1, 2, 3, 4]
     np.testing.assert_allclose([r["loss"] for r in rows], [r["loss"] for r in ref],
                                rtol=1e-4)
@@ -105,7 +105,7 @@ def test_a_killed_group_resumes_to_the_same_models(tmp_path):
   for (_, a), (_, b) in zip(full, resumed):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
       np.testing.assert_array_equal(x, y)
-  rows = metrics_log.read(os.path.join(dirs[0], "metrics.jsonl"))
+  rows = jsonl_writer.read(os.path.join(dirs[0], "metrics.jsonl"))
   assert [r["step"] for r in rows] == [1, 2, 3, 4]
 
 
@@ -142,7 +142,8 @@ def test_model_axis_sharded_on_four_fake_devices_equals_one_device(tmp_path):
   assert "SHARDED OK" in out.stdout, out.stderr[-3000:]
 
 
-def test_group_step_compiles_once(tmp_path):
+@pytest.mark.parametrize("mode", ["map", pytest.param("vmap", marks=pytest.mark.slow)])
+def test_group_step_compiles_once(tmp_path, mode):
   configs = group.member_configs(_config(num_models=2))
   src = workdir_lib.image_source(configs[0])
   model = workdir_lib.build_model(configs[0], src.image_shape)
@@ -159,7 +160,7 @@ def test_group_step_compiles_once(tmp_path):
     return counted
 
   members[0].make_step = counting
-  step = group.make_group_step(members[0])
+  step = group.make_group_step(members[0], mode)
   state = group.stack([m.init(c.seed) for m, c in zip(members, configs)])
   hp = group.stack([m.hparams() for m in members])
   batches = group._StackedBatches(members, src, (0, 1))  # pylint: disable=protected-access
@@ -167,3 +168,36 @@ def test_group_step_compiles_once(tmp_path):
   for i in range(3):
     state, alive, _ = step(state, alive, batches[i], hp)
   assert len(traces) == 1
+
+
+@pytest.mark.slow
+def test_map_and_vmap_give_the_same_models():
+  """The CPU's ``lax.map`` and the accelerators' ``vmap`` are one computation."""
+  configs = group.member_configs(_config(num_models=2, betas=(1.0, 2.0)))
+  src = workdir_lib.image_source(configs[0])
+  model = workdir_lib.build_model(configs[0], src.image_shape)
+  from dtransfer import methods  # pylint: disable=g-import-not-at-top
+  members = [methods.get_method(c, model) for c in configs]
+  batches = group._StackedBatches(members, src, (0, 1))  # pylint: disable=protected-access
+  hp = group.stack([m.hparams() for m in members])
+  out = {}
+  for mode in ("vmap", "map"):
+    step = group.make_group_step(members[0], mode)
+    state = group.stack([m.init(c.seed) for m, c in zip(members, configs)])
+    alive = np.ones(2, bool)
+    for i in range(2):
+      state, alive, metrics = step(state, alive, batches[i], hp)
+    out[mode] = (state, metrics)
+  _close(out["vmap"], out["map"])
+
+
+def test_group_mode_auto_is_map_on_one_cpu_device_and_checks_its_value():
+  c = _config(num_models=2)
+  mesh = group.group_mesh(2, jax.devices()[:1])
+  assert group.group_mode(c, mesh) == ("map" if jax.default_backend() == "cpu" else "vmap")
+  c.train.group_mode = "vmap"
+  assert group.group_mode(c, mesh) == "vmap"
+  c.train.group_mode = "scan"
+  with pytest.raises(ValueError, match="group_mode"):
+    group.group_mode(c, mesh)
+  assert all(m.train.group_mode == "auto" for m in group.member_configs(c))

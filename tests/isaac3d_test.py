@@ -24,13 +24,13 @@ def _png(folder, row):
 class ReaderTest(absltest.TestCase):
 
   def test_dummy_release(self):
-    src = datasets.get_dataset("isaac3d", source="original", data_dir=_DUMMY,
+    src = datasets.get_dataset("isaac3d", origin="original", data_dir=_DUMMY,
                                resolution=128)
     self.assertEqual(src.space.names[0], "object_shape")
     self.assertEqual(src.space.sizes, (2, 2, 1, 1, 1, 1, 3, 1, 1))
     folder = os.path.join(_DUMMY, "Isaac3D_down128")
     np.testing.assert_array_equal(src.images([7])[0], _png(folder, 7))
-    small = datasets.get_dataset("isaac3d", source="original", data_dir=_DUMMY)
+    small = datasets.get_dataset("isaac3d", origin="original", data_dir=_DUMMY)
     self.assertEqual(small.image_shape, (64, 64, 3))
     np.testing.assert_array_equal(small.images([7])[0],
                                   _image_ops.resize_area(_png(folder, 7), 64))
@@ -50,8 +50,8 @@ class ReaderTest(absltest.TestCase):
                   os.path.join(folder, "images", f"{new:06d}.png"))
       # The documented image index no longer holds: refused by default.
       with self.assertRaisesRegex(ValueError, "not in image order"):
-        datasets.get_dataset("isaac3d", source="original", data_dir=tmp)
-      src = datasets.get_dataset("isaac3d", source="original", data_dir=tmp,
+        datasets.get_dataset("isaac3d", origin="original", data_dir=tmp)
+      src = datasets.get_dataset("isaac3d", origin="original", data_dir=tmp,
                                  resolution=128, check_index=False)
       np.testing.assert_array_equal(src.grid.factors, factors)
       np.testing.assert_array_equal(
@@ -61,7 +61,7 @@ class ReaderTest(absltest.TestCase):
         src.images(np.arange(12))
       np.save(os.path.join(folder, "labels.npy"), labels[:-1])
       with self.assertRaisesRegex(ValueError, "exactly once"):
-        datasets.get_dataset("isaac3d", source="original", data_dir=tmp,
+        datasets.get_dataset("isaac3d", origin="original", data_dir=tmp,
                              check_index=False)
 
   def test_swapped_equal_size_columns_are_refused(self):
@@ -71,7 +71,7 @@ class ReaderTest(absltest.TestCase):
       folder = os.path.join(tmp, "Isaac3D_down128")
       write = runpy.run_path(_WRITE)["write_release"]
       write(folder, grid=(1, 1, 1, 1, 2, 2, 1, 1, 1))
-      ok = datasets.get_dataset("isaac3d", source="original", data_dir=tmp)
+      ok = datasets.get_dataset("isaac3d", origin="original", data_dir=tmp)
       self.assertEqual(ok.space.sizes, (1, 1, 1, 1, 2, 2, 1, 1, 1))
       path = os.path.join(folder, "labels.npy")
       labels = np.load(path)
@@ -79,9 +79,9 @@ class ReaderTest(absltest.TestCase):
       with self.assertRaisesRegex(
           ValueError, r"column 4 \(read as object_scale\) follows the index "
           r"digit of lighting_intensity.*dataset_demo.py"):
-        datasets.get_dataset("isaac3d", source="original", data_dir=tmp)
+        datasets.get_dataset("isaac3d", origin="original", data_dir=tmp)
       # Trusting the labels would silently exchange the two factors.
-      src = datasets.get_dataset("isaac3d", source="original", data_dir=tmp,
+      src = datasets.get_dataset("isaac3d", origin="original", data_dir=tmp,
                                  check_index=False)
       self.assertEqual(src.grid.order.tolist(), [0, 2, 1, 3])
 
@@ -96,7 +96,7 @@ class ReaderTest(absltest.TestCase):
     with tempfile.TemporaryDirectory() as tmp:
       with self.assertRaisesRegex(FileNotFoundError,
                                   "Isaac3D_down128/labels.npy"):
-        datasets.get_dataset("isaac3d", source="original", data_dir=tmp)
+        datasets.get_dataset("isaac3d", origin="original", data_dir=tmp)
 
 
 class BuilderTest(absltest.TestCase):
@@ -110,13 +110,13 @@ class BuilderTest(absltest.TestCase):
       bu.prepare(b.Builder, "res64", tmp, manual_dir=tmp)
     bu.prepare(b.Builder, "res64", tmp, manual_dir=_DUMMY)
     recs = bu.data_source(b.Builder, "res64", tmp).__getitems__([0, 11])
-    ref = datasets.get_dataset("isaac3d", source="original", data_dir=_DUMMY)
+    ref = datasets.get_dataset("isaac3d", origin="original", data_dir=_DUMMY)
     np.testing.assert_array_equal(recs[1]["image"], ref.images([11])[0])
     self.assertEqual(recs[1]["label_lighting_direction"], 2)
     self.assertEqual(recs[1]["label_robot_x"], 1)
     self.assertAlmostEqual(float(recs[1]["value_lighting_direction"]), 0.4)
     with self.assertRaisesRegex(ValueError, "holds 12 records"):
-      datasets.get_dataset("isaac3d", source="tfds", data_dir=tmp)
+      datasets.get_dataset("isaac3d", origin="tfds", data_dir=tmp)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ class ReaderTest(absltest.TestCase):
     for compressed in (False, True):
       with tempfile.TemporaryDirectory() as tmp:
         ref = _write(os.path.join(tmp, "mpi3d_real.npz"), compressed=compressed)
-        src = datasets.get_dataset("mpi3d_real", source="original",
+        src = datasets.get_dataset("mpi3d_real", origin="original",
                                    data_dir=tmp, factor_sizes=_SIZES)
         self.assertEqual(src.file.stored, not compressed)
         self.assertEqual(src.space.names[-1], "vertical_axis")
@@ -62,7 +62,7 @@ class ReaderTest(absltest.TestCase):
     with tempfile.TemporaryDirectory() as tmp:
       ref = _write(os.path.join(tmp, "real.npz"))
       with self.assertLogs(level="WARNING") as logs:
-        src = datasets.get_dataset("mpi3d_real", source="original",
+        src = datasets.get_dataset("mpi3d_real", origin="original",
                                    data_dir=tmp, factor_sizes=_SIZES)
       log = "".join(logs.output)
       self.assertIn("old file name", log)
@@ -97,13 +97,13 @@ class ReaderTest(absltest.TestCase):
   def test_errors(self):
     with tempfile.TemporaryDirectory() as tmp:
       with self.assertRaisesRegex(FileNotFoundError, "mpi3d_toy.npz"):
-        datasets.get_dataset("mpi3d_toy", source="original", data_dir=tmp)
+        datasets.get_dataset("mpi3d_toy", origin="original", data_dir=tmp)
       _write(os.path.join(tmp, "mpi3d_toy.npz"))
       with self.assertRaisesRegex(ValueError, "24 images.*known releases"):
-        datasets.get_dataset("mpi3d_toy", source="original", data_dir=tmp)
+        datasets.get_dataset("mpi3d_toy", origin="original", data_dir=tmp)
       np.savez(os.path.join(tmp, "mpi3d_toy.npz"), imgs=np.zeros(3))
       with self.assertRaisesRegex(ValueError, "no 'images'"):
-        datasets.get_dataset("mpi3d_toy", source="original", data_dir=tmp)
+        datasets.get_dataset("mpi3d_toy", origin="original", data_dir=tmp)
 
 
 class BuilderTest(absltest.TestCase):
@@ -115,10 +115,10 @@ class BuilderTest(absltest.TestCase):
     tmp = self.create_tempdir().full_path
     cfg = b.Mpi3dConfig(name="toy_tiny", variant="toy", factor_sizes=_SIZES)
     bu.prepare(b.Builder, cfg, tmp, manual_dir=_DUMMY)
-    src = datasets.get_dataset("mpi3d_toy", source="tfds", data_dir=tmp,
+    src = datasets.get_dataset("mpi3d_toy", origin="tfds", data_dir=tmp,
                                config=cfg)
     self.assertEqual(src.space.sizes, _SIZES)
-    ref = datasets.get_dataset("mpi3d_toy", source="original", data_dir=_DUMMY,
+    ref = datasets.get_dataset("mpi3d_toy", origin="original", data_dir=_DUMMY,
                                factor_sizes=_SIZES)
     np.testing.assert_array_equal(src.images([3, 17]), ref.images([3, 17]))
     rec = bu.data_source(b.Builder, cfg, tmp)[17]
@@ -136,7 +136,7 @@ class BuilderTest(absltest.TestCase):
           self.assertLogs(level="WARNING") as logs:
         bu.prepare(b.Builder, cfg3, tmp, manual_dir=manual)
       self.assertIn("old file name", "".join(logs.output))
-      old = datasets.get_dataset("mpi3d_real", source="tfds", data_dir=tmp,
+      old = datasets.get_dataset("mpi3d_real", origin="tfds", data_dir=tmp,
                                  config=cfg3)
       np.testing.assert_array_equal(old.images([5]), ref_imgs[[5]])
     # Not in the manual dir and offline: the error says where to put it.

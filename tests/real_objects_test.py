@@ -81,7 +81,7 @@ class RealObjectsTest(absltest.TestCase):
     with tempfile.TemporaryDirectory() as tmp:
       builder = bu.prepare(b.Builder, None, tmp)
       self.assertEqual(builder.name, "dtransfer_real_objects")
-      src = datasets.get_dataset("real_objects", source="tfds", data_dir=tmp)
+      src = datasets.get_dataset("real_objects", origin="tfds", data_dir=tmp)
       self.assertEqual(src.space.num_records, 2268)
       idx = np.array([0, 17, 2267, 500])
       np.testing.assert_array_equal(src.images(idx), self.src.images(idx))

@@ -24,4 +24,4 @@ def test_bad_options_fail_clearly():
   with pytest.raises(ValueError, match="channels must be 1 or 3"):
     datasets.get_dataset("rendered_digits", channels=2)
   with pytest.raises(ValueError, match="rendered offline"):
-    datasets.get_dataset("rendered_digits", source="tfds")
+    datasets.get_dataset("rendered_digits", origin="tfds")

@@ -27,7 +27,7 @@ def _png(name):
 class ReaderTest(absltest.TestCase):
 
   def test_grid_is_sparse_first_instance_only(self):
-    src = datasets.get_dataset("rgbd_objects", source="original", data_dir=_DUMMY)
+    src = datasets.get_dataset("rgbd_objects", origin="original", data_dir=_DUMMY)
     self.assertEqual(src.space.names, ("category", "azimuth", "pose"))
     self.assertEqual(src.space.sizes, (3, 3, 4))
     self.assertEqual(src.scan.categories, ["apple", "cell_phone", "food_bag"])
@@ -41,11 +41,11 @@ class ReaderTest(absltest.TestCase):
     self.assertTrue(np.any(np.all(f == [1, 2, 3], 1)))  # frame 4
     self.assertFalse(np.any(np.all(f == [1, 2, 2], 1)))  # hole: frame 3
     self.assertFalse(np.any(np.all(f == [0, 2, 2], 1)))  # no mask
-    depth = datasets.get_dataset("rgbd_objects_depth", source="original", data_dir=_DUMMY)
+    depth = datasets.get_dataset("rgbd_objects_depth", origin="original", data_dir=_DUMMY)
     self.assertLen(depth.available, 23)
 
   def test_rgb_recipe(self):
-    src = datasets.get_dataset("rgbd_objects", source="original", data_dir=_DUMMY)
+    src = datasets.get_dataset("rgbd_objects", origin="original", data_dir=_DUMMY)
     idx = src.space.index([[1, 2, 3]])
     img = src.images(idx)[0]
     self.assertEqual((img.shape, img.dtype), ((64, 64, 3), np.uint8))
@@ -65,7 +65,7 @@ class ReaderTest(absltest.TestCase):
   def test_depth_quantisation(self):
     q = original.quantize_depth(np.array([0, 100, 500, 1000, 1500, 4000]))
     np.testing.assert_array_equal(q, [0, 1, 1, 128, 255, 255])
-    src = datasets.get_dataset("rgbd_objects_depth", source="original", data_dir=_DUMMY)
+    src = datasets.get_dataset("rgbd_objects_depth", origin="original", data_dir=_DUMMY)
     img = src.images(src.space.index([[0, 0, 0]]))[0]
     np.testing.assert_array_equal(img[..., 0], img[..., 2])
     d = _png("apple_1_1_1_depthcrop.png")
@@ -76,7 +76,7 @@ class ReaderTest(absltest.TestCase):
     self.assertGreater(row[row > 0][-1], row[row > 0][0])
 
   def test_weak_pairs_on_the_sparse_grid(self):
-    src = datasets.get_dataset("rgbd_objects", source="original", data_dir=_DUMMY)
+    src = datasets.get_dataset("rgbd_objects", origin="original", data_dir=_DUMMY)
     b = pairs.WeakPairBatches(src, 16, seed=0)[0]
     self.assertEqual(b["x1"].shape, (16, 64, 64, 3))
     np.testing.assert_array_equal((b["f1"] != b["f2"]).sum(1), 1)
@@ -93,7 +93,7 @@ class ReaderTest(absltest.TestCase):
           shutil.copy(os.path.join(folder, f"apple_1_1_1_{kind}.png"),
                       os.path.join(folder, f"{stem}_{kind}.png"))
       with self.assertLogs(level="WARNING") as logs:
-        src = datasets.get_dataset("rgbd_objects", source="original",
+        src = datasets.get_dataset("rgbd_objects", origin="original",
                                    data_dir=tmp)
       log = "".join(logs.output)
       self.assertIn("skipped 2 file(s)", log)
@@ -105,7 +105,7 @@ class ReaderTest(absltest.TestCase):
       self.assertEqual(src.space.sizes, (3, 3, 4))  # as without them
       self.assertLen(src.available, 22)
       # Unbounded: every video and frame present spans the grid.
-      full = datasets.get_dataset("rgbd_objects", source="original",
+      full = datasets.get_dataset("rgbd_objects", origin="original",
                                   data_dir=tmp, max_video=None, max_frame=None)
       self.assertEqual(full.skipped, [])
       self.assertEqual(full.scan.videos, (1, 2, 4, 5))
@@ -125,22 +125,22 @@ class ReaderTest(absltest.TestCase):
       self.assertEqual(meta["skipped_examples"][1],
                        "apple/apple_1/apple_1_5_1_depthcrop.png (video 5 not "
                        "in 1..4)")
-      ref = datasets.get_dataset("rgbd_objects_depth", source="original",
+      ref = datasets.get_dataset("rgbd_objects_depth", origin="original",
                                  data_dir=tmp)
       np.testing.assert_array_equal(
-          datasets.get_dataset("rgbd_objects_depth", source="tfds",
+          datasets.get_dataset("rgbd_objects_depth", origin="tfds",
                                data_dir=out).available, ref.available)
 
   def test_errors(self):
     with tempfile.TemporaryDirectory() as tmp:
       with self.assertRaisesRegex(FileNotFoundError,
                                   "rgbd-dataset.*apple_1_1_1_crop.png"):
-        datasets.get_dataset("rgbd_objects", source="original", data_dir=tmp)
+        datasets.get_dataset("rgbd_objects", origin="original", data_dir=tmp)
       os.makedirs(os.path.join(tmp, "rgbd-dataset", "apple", "apple_1"))
       with self.assertRaisesRegex(ValueError, "no <instance>"):
-        datasets.get_dataset("rgbd_objects", source="original", data_dir=tmp)
+        datasets.get_dataset("rgbd_objects", origin="original", data_dir=tmp)
     with self.assertRaisesRegex(ValueError, "real_objects"):
-      datasets.get_dataset("rgbd_objects", source="procedural")
+      datasets.get_dataset("rgbd_objects", origin="procedural")
 
 
 class BuilderTest(absltest.TestCase):
@@ -154,9 +154,9 @@ class BuilderTest(absltest.TestCase):
     self.tmp = self.enter_context(tempfile.TemporaryDirectory())
 
   def test_build_and_read_back(self):
-    ref = datasets.get_dataset("rgbd_objects_depth", source="original", data_dir=_DUMMY)
+    ref = datasets.get_dataset("rgbd_objects_depth", origin="original", data_dir=_DUMMY)
     self.bu.prepare(self.b.Builder, "depth", self.tmp, manual_dir=_DUMMY)
-    src = datasets.get_dataset("rgbd_objects_depth", source="tfds",
+    src = datasets.get_dataset("rgbd_objects_depth", origin="tfds",
                                data_dir=self.tmp)
     self.assertEqual(src.space, ref.space)
     np.testing.assert_array_equal(src.available, ref.available)

@@ -94,7 +94,7 @@ class RendererTest(absltest.TestCase):
 class OriginalReaderTest(absltest.TestCase):
 
   def test_dummy_h5_matches_grid(self):
-    src = datasets.get_dataset("shapes3d", source="original",
+    src = datasets.get_dataset("shapes3d", origin="original",
                                data_dir=os.path.dirname(_DUMMY_H5))
     self.assertEqual(src.space.sizes, (2, 1, 2, 2, 4, 3))
     n = src.space.num_records
@@ -122,7 +122,7 @@ class OriginalReaderTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "not a readable HDF5.*download"):
       original.open_h5(path)
     with self.assertRaisesRegex(FileNotFoundError, "3dshapes.h5"):
-      datasets.get_dataset("shapes3d", source="original",
+      datasets.get_dataset("shapes3d", origin="original",
                            data_dir=os.path.join(tmp, "nowhere"))
 
 
@@ -155,7 +155,7 @@ class BuilderTest(absltest.TestCase):
 
   def test_procedural_subgrid(self):
     grid = (1, 2, 1, 2, 4, 2)
-    cfg = self.b.Shapes3dConfig(name="tiny", source="procedural", grid=grid)
+    cfg = self.b.Shapes3dConfig(name="tiny", origin="procedural", grid=grid)
     builder = self.bu.prepare(self.b.Builder, cfg, self.tmp)
     self.assertEqual(builder.info.features["label_orientation"].num_classes, 15)
     self._check(builder, grid, self.b.subgrid_values(grid))
@@ -202,13 +202,13 @@ class BuilderTest(absltest.TestCase):
 
   def test_factory_tfds(self):
     with self.assertRaisesRegex(FileNotFoundError, "not prepared"):
-      datasets.get_dataset("shapes3d", source="tfds", data_dir=self.tmp)
+      datasets.get_dataset("shapes3d", origin="tfds", data_dir=self.tmp)
     # A full-grid source needs 480k records; a sub-grid build is refused.
-    cfg = self.b.Shapes3dConfig(name="tiny", source="procedural",
+    cfg = self.b.Shapes3dConfig(name="tiny", origin="procedural",
                                 grid=(1, 1, 1, 1, 2, 2))
     self.bu.prepare(self.b.Builder, cfg, self.tmp)
     with self.assertRaisesRegex(ValueError, "holds 4 records"):
-      datasets.get_dataset("shapes3d", source="tfds", data_dir=self.tmp,
+      datasets.get_dataset("shapes3d", origin="tfds", data_dir=self.tmp,
                            config=cfg)
 
 

@@ -20,7 +20,7 @@ _MAKE = runpy.run_path(os.path.join(_DUMMY, "make_dummy_data.py"))
 class ReaderTest(absltest.TestCase):
 
   def test_grid_and_images(self):
-    src = datasets.get_dataset("smallnorb", source="original", data_dir=_DUMMY)
+    src = datasets.get_dataset("smallnorb", origin="original", data_dir=_DUMMY)
     self.assertEqual(src.space.names, original.FACTOR_NAMES)
     self.assertEqual(src.space.sizes, (2, 4, 2, 2, 1))  # instances 0,1,4,6
     idx = np.arange(src.space.num_records)
@@ -39,7 +39,7 @@ class ReaderTest(absltest.TestCase):
       name = "smallnorb-5x01235x9x18x6x2x96x96-testing-cat.mat"
       cat = original.read_matrix(os.path.join(tmp, name))
       self.assertEqual((cat.shape, cat.dtype), ((16,), np.dtype("<i4")))
-      src = datasets.get_dataset("smallnorb", source="original", data_dir=tmp)
+      src = datasets.get_dataset("smallnorb", origin="original", data_dir=tmp)
       self.assertEqual(src.space.num_records, 32)
       with open(os.path.join(tmp, name), "r+b") as f:
         f.write(b"\0\0\0\0")
@@ -47,7 +47,7 @@ class ReaderTest(absltest.TestCase):
         original.read_matrix(os.path.join(tmp, name))
       os.remove(os.path.join(tmp, name))
       with self.assertRaisesRegex(FileNotFoundError, "testing-cat.mat.gz"):
-        datasets.get_dataset("smallnorb", source="original", data_dir=tmp)
+        datasets.get_dataset("smallnorb", origin="original", data_dir=tmp)
 
 
 class BuilderTest(absltest.TestCase):
@@ -72,7 +72,7 @@ class BuilderTest(absltest.TestCase):
     self.bu.prepare(self.b.Builder, None, self.tmp, manual_dir=manual)
     recs = self.bu.data_source(self.b.Builder, None, self.tmp)
     self.assertLen(recs, 32)
-    ref = datasets.get_dataset("smallnorb", source="original", data_dir=manual)
+    ref = datasets.get_dataset("smallnorb", origin="original", data_dir=manual)
     r = recs[13]
     self.assertEqual([r[f"label_{n}"] for n in original.FACTOR_NAMES],
                      ref.factors(13).tolist())
@@ -87,7 +87,7 @@ class BuilderTest(absltest.TestCase):
       self.bu.prepare(self.b.Builder, None, self.tmp)
     self.assertLen(self.bu.data_source(self.b.Builder, None, self.tmp), 32)
     with self.assertRaisesRegex(ValueError, "holds 32 records"):
-      datasets.get_dataset("smallnorb", source="tfds", data_dir=self.tmp)
+      datasets.get_dataset("smallnorb", origin="tfds", data_dir=self.tmp)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def test_every_paper_pair_and_the_paper_protocol():
   assert study_cfg.source_config(s, "shapes3d", 1.0, 0).model.beta_warmup_steps == 0
   coil = study_cfg.source_config(s, "coil100_augmented_binary", 1.0, 0)
   assert (coil.train.num_steps, coil.optim.weight_decay) == (300_000, 1e-11)
-  assert coil.data.source == "original"
+  assert coil.data.origin == "original"
   t = study_cfg.target_config(s, "3", 2.0, 3, "/src")
   assert (t.train.num_steps, t.train.batch_size, t.data.name) == (50_000, 64, "coil100_augmented")
   assert (t.model.beta, t.seed, t.transfer.source_workdir) == (2.0, 3, "/src")

@@ -73,11 +73,11 @@ def _leaves_close(a, b):
 def test_resume_after_kill_matches_uninterrupted(tmp_path):
   c = tiny_config(num_steps=4)
   src = blob_source()
-  _, straight = train_lib.train(c, str(tmp_path / "a"), source=src)
+  _, straight = train_lib.train(c, str(tmp_path / "a"), images=src)
   # "kill" after 2 steps, then start again in the same workdir.
-  train_lib.train(c, str(tmp_path / "b"), source=src, stop_after=2)
+  train_lib.train(c, str(tmp_path / "b"), images=src, stop_after=2)
   assert checkpoint.Checkpointer(str(tmp_path / "b" / "checkpoints")).latest_step() == 2
-  _, resumed = train_lib.train(c, str(tmp_path / "b"), source=src)
+  _, resumed = train_lib.train(c, str(tmp_path / "b"), images=src)
   assert int(resumed["step"]) == 4
   _leaves_close(straight["params"], resumed["params"])
   _leaves_close(straight["opt_state"], resumed["opt_state"])
@@ -89,18 +89,18 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
 @pytest.mark.slow
 def test_workdir_of_another_experiment_is_refused(tmp_path):
   src = blob_source()
-  train_lib.train(tiny_config(num_steps=1), str(tmp_path), source=src)
+  train_lib.train(tiny_config(num_steps=1), str(tmp_path), images=src)
   with pytest.raises(ValueError, match="different experiment.*model.beta"):
-    train_lib.train(tiny_config(num_steps=1, **{"model.beta": 2.0}), str(tmp_path), source=src)
+    train_lib.train(tiny_config(num_steps=1, **{"model.beta": 2.0}), str(tmp_path), images=src)
   # more steps is a resume, not another experiment
-  train_lib.train(tiny_config(num_steps=2), str(tmp_path), source=src)
+  train_lib.train(tiny_config(num_steps=2), str(tmp_path), images=src)
 
 
 @pytest.mark.slow
 def test_corrupt_checkpoint_falls_back_then_fails_clearly(tmp_path):
   src = blob_source()
   c = tiny_config(num_steps=2)
-  train_lib.train(c, str(tmp_path), source=src)
+  train_lib.train(c, str(tmp_path), images=src)
   ck = tmp_path / "checkpoints"
   steps = sorted(int(p.name) for p in ck.iterdir() if p.name.isdigit())
   assert steps == [1, 2]
@@ -123,4 +123,4 @@ def test_corrupt_checkpoint_falls_back_then_fails_clearly(tmp_path):
 def test_nan_guard_stops_with_a_clear_error(tmp_path):
   c = tiny_config(num_steps=3, **{"optim.learning_rate": 1e30, "optim.grad_clip_norm": 0.0})
   with pytest.raises(FloatingPointError, match="non-finite"):
-    train_lib.train(c, str(tmp_path), source=blob_source())
+    train_lib.train(c, str(tmp_path), images=blob_source())

@@ -1,7 +1,7 @@
-"""Datasets by name: ``get_dataset(name, source=..., data_dir=...) -> ImageSource``.
+"""Datasets by name: ``get_dataset(name, origin=..., data_dir=...) -> ImageSource``.
 
 Each entry names a factory ``module:function`` imported only when asked for, so
-importing dtransfer stays cheap. A factory takes ``source`` ("procedural" to
+importing dtransfer stays cheap. A factory takes ``origin`` ("procedural" to
 render offline, "tfds" to read a prepared builder from ``data_dir``, "original"
 to read the original files from ``data_dir``/manual dir) plus keyword options,
 and returns an ``ImageSource`` (dtransfer.data.sources).
@@ -47,7 +47,7 @@ def register(name: str, factory: str) -> None:
   _FACTORIES[name] = factory
 
 
-def get_dataset(name: str, source: str = "procedural", data_dir: str | None = None,
+def get_dataset(name: str, origin: str = "procedural", data_dir: str | None = None,
                 **kwargs):
   """Returns the ImageSource of a named dataset.
 
@@ -60,4 +60,4 @@ def get_dataset(name: str, source: str = "procedural", data_dir: str | None = No
     raise KeyError(f"unknown dataset '{name}'.{hint} Known datasets: {names()}.")
   module, fn = _FACTORIES[name].split(":")
   return getattr(importlib.import_module(module), fn)(
-      source=source, data_dir=data_dir, **kwargs)
+      origin=origin, data_dir=data_dir, **kwargs)

@@ -232,7 +232,7 @@ def data_source(builder_cls, config, data_dir, split: str = "train"):
       command to prepare it).
   """
   if data_dir is None:
-    raise ValueError("source='tfds' needs data_dir: the folder holding the "
+    raise ValueError("origin='tfds' needs data_dir: the folder holding the "
                      "prepared dataset (see `python -m launch.build_datasets`).")
   b = builder(builder_cls, config, data_dir)
   if not b.is_prepared():

@@ -11,7 +11,7 @@ only this interface (``base.Method``):
                          ``step`` and whatever else the method needs, e.g.
                          ``params``, ``model_state`` and any number of optax
                          states (one per optimiser, each in its own entry).
-  batches(source, shard) the host batches, a random-access sequence
+  batches(images, shard) the host batches, a random-access sequence
                          (``__len__``/``__getitem__``, a pure function of the
                          index): weak pairs, single images, or anything else.
   device_batch(batch)    the arrays of a host batch that go to the devices.
@@ -27,7 +27,7 @@ only this interface (``base.Method``):
   figures(variables, examples, outdir, config)
                          the method's pictures of a model (VAEs: traversals
                          and reconstructions), PNG.
-  evaluate(variables, source, config, outdir)
+  evaluate(variables, images, config, outdir)
                          the method's own results beyond the shared metrics
                          (probes, translation errors, adaptation accuracy),
                          merged into results.json.

@@ -42,10 +42,10 @@ class Method:
     raise NotImplementedError
 
   # Data -------------------------------------------------------------------
-  def check_source(self, source) -> None:
-    """Raises ValueError when ``source`` cannot train this method."""
+  def check_images(self, images) -> None:
+    """Raises ValueError when ``images`` cannot train this method."""
 
-  def batches(self, source, shard: tuple[int, int]):
+  def batches(self, images, shard: tuple[int, int]):
     raise NotImplementedError
 
   def device_batch(self, batch: dict) -> dict:
@@ -64,11 +64,11 @@ class Method:
     the evaluated dataset) as PNG in ``outdir``; the VAEs save traversals and
     reconstructions."""
 
-  def evaluate(self, variables, source, config, outdir: str) -> dict:
+  def evaluate(self, variables, images, config, outdir: str) -> dict:
     """The method's own results beyond the shared metrics (probe accuracies,
     translation errors, domain-adaptation accuracy...), merged into
     ``results.json`` under their keys; figures go to ``outdir``."""
-    del variables, source, config, outdir
+    del variables, images, config, outdir
     return {}
 
   # Transfer ---------------------------------------------------------------

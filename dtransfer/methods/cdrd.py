@@ -22,7 +22,7 @@ them once per epoch; we draw them per step).
 
 E-CDRD adds a coupled encoder and the VAE term (eq. 7) inside the ``gen``
 player: the encoder's gradient comes from L_vae only (the codes fed to the
-GAN terms pass through ``stop_gradient``: option 2 of the reference notes),
+GAN terms pass through ``stop_gradient``, one call instead of two passes),
 the generator descends L_vae + its GAN loss (eq. 11). Choices where the paper
 is silent (documented in the README):
 
@@ -58,7 +58,7 @@ from dtransfer.methods import two_player
 def target_source(config):
   """The target domain's ImageSource (``config.method.target``), all records."""
   t = config.method.target
-  return datasets.get_dataset(t.name, source=t.get("source", "procedural"),
+  return datasets.get_dataset(t.name, origin=t.get("origin", "procedural"),
                               data_dir=t.get("data_dir") or None, **dict(t.get("kwargs", {})))
 
 
@@ -140,23 +140,23 @@ class CDRD(base.Method):
   def target_part(self, part: str):
     return domains.split(self.target, part, float(self.m.target_test_fraction))
 
-  def check_source(self, source) -> None:
-    attr = domains.factor_index(source.space, self.m.source_attribute)
-    k = int(source.space.sizes[attr])
+  def check_images(self, images) -> None:
+    attr = domains.factor_index(images.space, self.m.source_attribute)
+    k = int(images.space.sizes[attr])
     if k != self.model.num_classes:
       raise ValueError(
           f"the source attribute '{self.m.source_attribute}' has {k} values but the "
           f"target attribute '{self.m.target_attribute}' {self.model.num_classes}: "
           "the two domains need the same label space.")
-    if int(source.image_shape[-1]) != self.model.channels[0]:
+    if int(images.image_shape[-1]) != self.model.channels[0]:
       raise ValueError(f"the networks were built for {self.model.channels[0]}-channel "
-                       f"source images, got {source.image_shape}.")
+                       f"source images, got {images.image_shape}.")
 
-  def batches(self, source, shard):
+  def batches(self, images, shard):
     c = self.config
     inner = domains.TwoDomainBatches(
-        source, self.target_part("train"), c.train.batch_size, seed=c.seed, shard=shard,
-        label_factor=domains.factor_index(source.space, self.m.source_attribute))
+        images, self.target_part("train"), c.train.batch_size, seed=c.seed, shard=shard,
+        label_factor=domains.factor_index(images.space, self.m.source_attribute))
     return NoisyBatches(inner, c.seed, self.model.num_latents, self.model.num_classes)
 
   def device_batch(self, batch: dict) -> dict:
@@ -312,8 +312,8 @@ class CDRD(base.Method):
   def figures(self, variables, examples, outdir: str, config) -> None:
     cdrd_eval.save_figures(self, variables, outdir)
 
-  def evaluate(self, variables, source, config, outdir: str) -> dict:
-    return cdrd_eval.evaluate(self, variables, source, outdir)
+  def evaluate(self, variables, images, config, outdir: str) -> dict:
+    return cdrd_eval.evaluate(self, variables, images, outdir)
 
   def export(self, state) -> dict:
     return {"params": state["params"]}

@@ -1,8 +1,8 @@
 """CDRD and E-CDRD losses as pure functions of arrays (Liu et al., CVPR 2018).
 
 The paper writes log-likelihoods (eqs. 1-4, 7, 11); these are the matching
-cross-entropies as the official digits code computes them (reference notes
-§3.3): real/fake is a 2-way softmax cross-entropy (logit 1 = real), the
+cross-entropies as the official digits code computes them (ycliu93/CDRD at
+6a895b7): real/fake is a 2-way softmax cross-entropy (logit 1 = real), the
 attribute term a K-way one, lambda weighs the attribute ("disentanglement")
 terms. Discriminator outputs are dicts ``{"rf": [B, 2], "cls": [B, K]}``.
 """

@@ -28,7 +28,8 @@ Two architectures:
   same split with DCGAN-style stride-2 4x4 (transposed) convs: the generator
   shares Dense -> 4x4 and every upsampling but the last; the discriminator's
   first stride-2 conv is per domain and the rest is shared. The paper's 64x64
-  face/scene nets are unpublished; this is our choice (reference §3.2).
+  face/scene nets are unpublished (ycliu93/CDRD ships only the digits
+nets); this is our choice.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The code has a Gaussian part z (unspecified factors) and a deterministic part
 s (the specified factor a pair is known to share), see dtransfer/models/cycle.py.
 Each step makes two updates, as the authors' official code does
-(``reference/other_seed_systems.md`` §1):
+(ananyahjha93/cycle-consistent-vae at 6ecdfe5):
 
 * **forward cycle** on a pair (x1, x2) that shares the specified factor, every
   other factor drawn independently: the two images swap their s,
@@ -110,13 +110,13 @@ class CycleBatches:
   # The reverse cycle's images use their own seed stream, apart from the pairs'.
   SEED_OFFSET = 0x5EED
 
-  def __init__(self, source, batch_size: int, *, seed: int, shared=(), paired=True,
+  def __init__(self, images, batch_size: int, *, seed: int, shared=(), paired=True,
                shard=(0, 1)):
     self.paired = paired
-    self.pairs = (pairs.WeakPairBatches(source, batch_size, seed=seed, mode="share",
+    self.pairs = (pairs.WeakPairBatches(images, batch_size, seed=seed, mode="share",
                                         shared=shared, shard=shard) if paired else None)
     extra = 2 if paired else 3
-    self.images = pairs.ImageBatches(source, extra * batch_size,
+    self.images = pairs.ImageBatches(images, extra * batch_size,
                                      seed=seed + self.SEED_OFFSET, shard=shard)
 
   def __len__(self):
@@ -172,23 +172,23 @@ class CycleVAE(base.Method):
     return {"params": state["params"], **state["model_state"]}
 
   # Data -------------------------------------------------------------------
-  def shared_factors(self, source) -> tuple:
+  def shared_factors(self, images) -> tuple:
     shared = self.config.data.get("shared", "")
     if not shared:
       raise ValueError("the cycle-consistent VAE needs the specified factor: set "
-                       f"data.shared to one of {source.space.names} (e.g. "
+                       f"data.shared to one of {images.space.names} (e.g. "
                        "--config.data.shared=shape).")
     names = [s.strip() for s in str(shared).replace("+", ",").split(",") if s.strip()]
-    return tuple(pairs.check_shared(source.space, names))
+    return tuple(pairs.check_shared(images.space, names))
 
-  def check_source(self, source) -> None:
+  def check_images(self, images) -> None:
     if self.PAIRED:
-      self.shared_factors(source)
+      self.shared_factors(images)
 
-  def batches(self, source, shard):
+  def batches(self, images, shard):
     c = self.config
-    shared = self.shared_factors(source) if self.PAIRED else ()
-    return CycleBatches(source, c.train.batch_size, seed=c.seed, shared=shared,
+    shared = self.shared_factors(images) if self.PAIRED else ()
+    return CycleBatches(images, c.train.batch_size, seed=c.seed, shared=shared,
                         paired=self.PAIRED, shard=shard)
 
   def device_batch(self, batch: dict) -> dict:
@@ -322,23 +322,23 @@ class CycleVAE(base.Method):
     evaluate.save_png(self.swap_grid(variables, examples, examples),
                       os.path.join(outdir, "swap.png"))
 
-  def evaluate(self, variables, source, config, outdir: str) -> dict:
+  def evaluate(self, variables, images, config, outdir: str) -> dict:
     """The paper's Table 1 probe (``probe.{z,s}.{train,test}``) and a swap grid
     with one column per value of the specified factor."""
     if not self.PAIRED:
       return {}
-    shared = self.shared_factors(source)
+    shared = self.shared_factors(images)
     factor = int(shared[0])
     probe_cfg = dict(config.get("cycle", {}).get("probe", {}))
-    index = probe_records(source, int(probe_cfg.get("num_samples", 6000)),
+    index = probe_records(images, int(probe_cfg.get("num_samples", 6000)),
                           seed=int(config.eval.seed))
-    images = source.images(index, np.random.default_rng([int(config.eval.seed), 0x9B0E]))
-    labels = source.space.factors(index)[:, factor]
+    images = images.images(index, np.random.default_rng([int(config.eval.seed), 0x9B0E]))
+    labels = images.space.factors(index)[:, factor]
     codes = self.codes(variables, images)
     result = latent_probes(codes[:, :self.z_dim], codes[:, self.z_dim:], labels,
                            seed=int(config.eval.seed),
                            max_iter=int(probe_cfg.get("max_iter", 200)))
-    result["factor"] = source.space.names[factor]
+    result["factor"] = images.space.names[factor]
     # Swap grid: columns one image per value of the factor (at most 10), rows 8 images.
     values = np.unique(labels)[:10]
     cols = np.asarray([np.flatnonzero(labels == v)[0] for v in values])
@@ -380,13 +380,13 @@ class CycleVAEFineTune(CycleVAE):
 # -------------------------------------------------------------- probe ---
 
 
-def probe_records(source, num: int, seed: int = 0) -> np.ndarray:
+def probe_records(images, num: int, seed: int = 0) -> np.ndarray:
   """``num`` distinct records (all, for a smaller source), seeded, shuffled: a
   probe's train and test sets never share an image."""
   rng = np.random.default_rng([int(seed), 0x9B0E])
-  sparse = sparse_index(source)
+  sparse = sparse_index(images)
   pool = sparse.available if sparse is not None else None
-  total = len(pool) if pool is not None else source.space.num_records
+  total = len(pool) if pool is not None else images.space.num_records
   pick = (rng.permutation(total) if total <= num
           else rng.choice(total, size=num, replace=False))
   return pool[pick] if pool is not None else pick.astype(np.int64)

@@ -73,8 +73,8 @@ class DomainBatches:
             "fa": self.pair.a.space.factors(ia), "fb": self.pair.b.space.factors(ib)}
 
 
-def is_domain_pair(source) -> bool:
-  return all(hasattr(source, k) for k in ("a", "b", "render"))
+def is_domain_pair(images) -> bool:
+  return all(hasattr(images, k) for k in ("a", "b", "render"))
 
 
 class DIDD(base.Method):
@@ -110,17 +110,17 @@ class DIDD(base.Method):
     return {"params": state["params"], "spectral": state["model_state"]["spectral"]}
 
   # Data -------------------------------------------------------------------
-  def check_source(self, source) -> None:
-    if not is_domain_pair(source):
+  def check_images(self, images) -> None:
+    if not is_domain_pair(images):
       raise ValueError(
           f"method didd trains on a pair of domains, but data.name="
           f"'{self.config.data.name}' is a single dataset; use data.name="
           "'shapes3d_domains' (data.kwargs.pair picks the pair), or configs/didd.py.")
 
-  def batches(self, source, shard):
-    self.check_source(source)
+  def batches(self, images, shard):
+    self.check_images(images)
     c = self.config
-    return DomainBatches(source, c.train.batch_size, seed=c.seed, shard=shard)
+    return DomainBatches(images, c.train.batch_size, seed=c.seed, shard=shard)
 
   def device_batch(self, batch: dict) -> dict:
     return {"a": batch["a"], "b": batch["b"]}
@@ -185,13 +185,13 @@ class DIDD(base.Method):
     didd_eval.save_grid(didd_eval.intersections(self.model, variables, examples),
                         os.path.join(outdir, "reconstructions.png"), rows=3)
 
-  def evaluate(self, variables, source, config, outdir: str) -> dict:
+  def evaluate(self, variables, images, config, outdir: str) -> dict:
     """On a pair of domains: translation errors against the rendered ground truth
     (and the identity baseline), probes, the translation grid."""
-    if not is_domain_pair(source):
+    if not is_domain_pair(images):
       return {}
     from dtransfer.methods import didd_eval  # pylint: disable=g-import-not-at-top
-    return didd_eval.evaluate_pair(self.model, variables, source, config, outdir)
+    return didd_eval.evaluate_pair(self.model, variables, images, config, outdir)
 
   # Transfer ---------------------------------------------------------------
   def export(self, state) -> dict:
@@ -226,13 +226,13 @@ class DIDDAutoencoder(DIDD):
                                                        parts["params"]["ae"])
     return state
 
-  def check_source(self, source) -> None:
+  def check_images(self, images) -> None:
     pass
 
-  def batches(self, source, shard):
+  def batches(self, images, shard):
     from dtransfer.data import pairs  # pylint: disable=g-import-not-at-top
     c = self.config
-    return pairs.ImageBatches(source, c.train.batch_size, seed=c.seed, shard=shard)
+    return pairs.ImageBatches(images, c.train.batch_size, seed=c.seed, shard=shard)
 
   def device_batch(self, batch: dict) -> dict:
     return {"x": batch["x"]}
@@ -267,5 +267,5 @@ class DIDDAutoencoder(DIDD):
 
     return jax.jit(step, donate_argnums=(0,)) if jit else step
 
-  def evaluate(self, variables, source, config, outdir: str) -> dict:
+  def evaluate(self, variables, images, config, outdir: str) -> dict:
     return {}

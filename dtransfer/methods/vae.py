@@ -130,18 +130,18 @@ class WeakVAE(VAE):
   IMAGE_KEYS = ("x1", "x2")
   BATCH_KEYS = ("x1", "x2", "label")
 
-  def check_source(self, source) -> None:
+  def check_images(self, images) -> None:
     if self.config.loss.aggregator == "labels":
-      if source.space.num_factors > self.model.num_latents:
+      if images.space.num_factors > self.model.num_latents:
         raise ValueError(
             f"the labels aggregator ties latent dim i to factor i, but "
-            f"{self.config.data.name} has {source.space.num_factors} factors and the "
+            f"{self.config.data.name} has {images.space.num_factors} factors and the "
             f"model only {self.model.num_latents} latents; raise model.num_latents "
             "or use loss.aggregator=argmax.")
 
-  def batches(self, source, shard):
+  def batches(self, images, shard):
     c = self.config
-    return pairs.WeakPairBatches(source, c.train.batch_size, seed=c.seed, k=c.data.k,
+    return pairs.WeakPairBatches(images, c.train.batch_size, seed=c.seed, k=c.data.k,
                                  mode=c.data.pair_mode, shard=shard)
 
   def forward(self, variables, batch, key, beta):
@@ -158,9 +158,9 @@ class BetaVAE(VAE):
   IMAGE_KEYS = ("x",)
   BATCH_KEYS = ("x",)
 
-  def batches(self, source, shard):
+  def batches(self, images, shard):
     c = self.config
-    return pairs.ImageBatches(source, c.train.batch_size, seed=c.seed, shard=shard)
+    return pairs.ImageBatches(images, c.train.batch_size, seed=c.seed, shard=shard)
 
   def forward(self, variables, batch, key, beta):
     return losses.beta_vae_forward(self.model, variables, batch, key, beta)

@@ -50,20 +50,20 @@ def _images(size: int, channels: int) -> np.ndarray:
   return np.repeat(out, channels, axis=-1) if channels == 3 else out
 
 
-def digits(source: str = "procedural", data_dir=None, size: int = 28,
+def digits(origin: str = "procedural", data_dir=None, size: int = 28,
            channels: int = 1):
   """scikit-learn's handwritten digits as an ImageSource.
 
   Args:
-    source: "procedural" or "original" (both read the copy in scikit-learn).
+    origin: "procedural" or "original" (both read the copy in scikit-learn).
     data_dir: unused (the data ships with scikit-learn).
     size: image side in pixels (8 = the originals; 28 = MNIST; 64 = the
       project's conv nets), upsampled bilinearly.
     channels: 1 (grey) or 3 (grey repeated, for RGB networks).
   """
   del data_dir
-  if source not in ("procedural", "original"):
-    raise ValueError(f"unknown source {source!r} for digits: the images ship with "
+  if origin not in ("procedural", "original"):
+    raise ValueError(f"unknown origin {origin!r} for digits: the images ship with "
                      "scikit-learn; use 'procedural' (or 'original').")
   if channels not in (1, 3):
     raise ValueError(f"digits: channels must be 1 or 3, got {channels}.")

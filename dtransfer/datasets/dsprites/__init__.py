@@ -1,7 +1,7 @@
 """dSprites and its variants: renderer, original-file reader, TFDS builder.
 
 Importing this package is cheap; the registry factories live in
-``variants`` and TFDS is only imported by ``build`` and ``source="tfds"``.
+``variants`` and TFDS is only imported by ``build`` and ``origin="tfds"``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """dSprites registry factories: ``make`` and one factory per variant.
 
 The variants' formulas are in ``variants``; the TFDS builder (``tfds_io``) is
-imported only for ``source="tfds"``, since it pulls in TensorFlow Datasets.
+imported only for ``origin="tfds"``, since it pulls in TensorFlow Datasets.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dtransfer.data.sources import TransformedSource
 from dtransfer.datasets.dsprites import original
 from dtransfer.datasets.dsprites import renderer
 from dtransfer.datasets.dsprites.variants import COLOR_SPACE
-from dtransfer.datasets.dsprites.variants import SOURCES
+from dtransfer.datasets.dsprites.variants import ORIGINS
 from dtransfer.datasets.dsprites.variants import _check_variant
 from dtransfer.datasets.dsprites.variants import apply_variant
 from dtransfer.datasets.dsprites.variants import has_color_factor
@@ -63,14 +63,14 @@ def _transform(variant, channels, color_map, base, factors, rng):
                        color_map=color_map)
 
 
-def make(variant: str, source: str = "procedural", data_dir=None, *,
+def make(variant: str, origin: str = "procedural", data_dir=None, *,
          channels: int = 1, factor_sizes=None, tfds_base: str = "procedural",
          baked: bool = True, check_md5: bool = True):
   """Builds any dSprites variant source (the factories below call this).
 
   Args:
     variant: one of VARIANTS.
-    source: "procedural" (offline renderer), "original" (DeepMind's npz under
+    origin: "procedural" (offline renderer), "original" (DeepMind's npz under
       data_dir, held in memory) or "tfds" (a prepared dtransfer_dsprites
       builder under data_dir).
     data_dir: folder of the npz ("original") or of prepared datasets ("tfds").
@@ -90,13 +90,13 @@ def make(variant: str, source: str = "procedural", data_dir=None, *,
     An ImageSource with uint8 images in [0, 255].
   """
   _check_variant(variant)
-  if source not in SOURCES:
-    raise ValueError(f"unknown source '{source}' for dSprites; choose one of "
-                     f"{SOURCES}.")
+  if origin not in ORIGINS:
+    raise ValueError(f"unknown origin '{origin}' for dSprites; choose one of "
+                     f"{ORIGINS}.")
   color_size, sprite_sizes = split_sizes(variant, factor_sizes)
-  if source == "procedural":
+  if origin == "procedural":
     return _wrap(variant, _procedural_masks(sprite_sizes), color_size, channels)
-  if source == "original":
+  if origin == "original":
     return _wrap(variant, _original_masks(data_dir, sprite_sizes, check_md5),
                  color_size, channels)
   from dtransfer.datasets.dsprites import tfds_io  # pylint: disable=g-import-not-at-top  (TFDS: heavy, optional)
@@ -110,34 +110,34 @@ def make(variant: str, source: str = "procedural", data_dir=None, *,
   return _wrap(variant, white, color_size, channels)
 
 
-def dsprites(source: str = "procedural", data_dir=None, *, channels: int = 1,
+def dsprites(origin: str = "procedural", data_dir=None, *, channels: int = 1,
              **kw):
   """dSprites: white sprite on black, 5 factors, 1 channel (3 with channels=3,
   the authors' white 3-channel source)."""
-  return make("white", source, data_dir, channels=channels, **kw)
+  return make("white", origin, data_dir, channels=channels, **kw)
 
 
-def noisy_dsprites(source: str = "procedural", data_dir=None, **kw):
+def noisy_dsprites(origin: str = "procedural", data_dir=None, **kw):
   """Noisy-dSprites: white sprite on fresh uniform noise, 5 factors, 3 channels.
 
   Noise comes from the ``rng`` passed to ``images()`` (DEFAULT_SEED if None).
   """
-  return make("noisy", source, data_dir, **kw)
+  return make("noisy", origin, data_dir, **kw)
 
 
-def color_dsprites(source: str = "procedural", data_dir=None, **kw):
+def color_dsprites(origin: str = "procedural", data_dir=None, **kw):
   """Color-dSprites (authors): colour is a 7-valued factor prepended to the
   space (color, shape, scale, orientation, posX, posY): 5,160,960 records."""
-  return make("color", source, data_dir, **kw)
+  return make("color", origin, data_dir, **kw)
 
 
-def color_dsprites_dlib(source: str = "procedural", data_dir=None, **kw):
+def color_dsprites_dlib(origin: str = "procedural", data_dir=None, **kw):
   """disentanglement_lib Color-dSprites: 5 factors, a random colour
   U(0.5, 1)^3 per image drawn from the ``rng`` of ``images()``."""
-  return make("color_dlib", source, data_dir, **kw)
+  return make("color_dlib", origin, data_dir, **kw)
 
 
-def noisy_color_dsprites(source: str = "procedural", data_dir=None, **kw):
+def noisy_color_dsprites(origin: str = "procedural", data_dir=None, **kw):
   """Noisy-Color-dSprites: colour factor as Color-dSprites; sprite = colour,
   background = fresh uniform noise U[0,1) per pixel and channel."""
-  return make("noisy_color", source, data_dir, **kw)
+  return make("noisy_color", origin, data_dir, **kw)

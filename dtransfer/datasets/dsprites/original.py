@@ -7,7 +7,7 @@ axis has a single value and is dropped.
 
 Why a streaming reader: ``imgs`` decompresses to 3 GB. The builder streams it
 in chunks straight from the zip member (memory stays bounded), and only the
-in-memory ``source="original"`` needs the whole array. The pickled metadata is
+in-memory ``origin="original"`` needs the whole array. The pickled metadata is
 never unpickled (``allow_pickle=False``): the grid is read from
 ``latents_classes`` instead, so opening an untrusted file cannot run code.
 

@@ -1,7 +1,7 @@
 """Preparing and opening the ``dtransfer_dsprites`` TFDS builder.
 
 Why a separate module: the builder class is TFDS boilerplate; what callers
-need (``launch/build_datasets.py``, the ``source="tfds"`` factories) is
+need (``launch/build_datasets.py``, the ``origin="tfds"`` factories) is
 "prepare config X in folder Y" and "open config X from folder Y as an
 ImageSource". Importing this module imports tensorflow_datasets (about 1 s),
 so the registry only imports it when a TFDS source is asked for.
@@ -111,7 +111,7 @@ def open_source(config: str, data_dir, factor_sizes=None) -> TFDSSource:
       that prepares it).
   """
   if data_dir is None:
-    raise ValueError("source='tfds' needs data_dir: the folder holding the "
+    raise ValueError("origin='tfds' needs data_dir: the folder holding the "
                      "prepared dtransfer_dsprites dataset.")
   b = builder(config, data_dir, factor_sizes)
   name = b.builder_config.name

@@ -42,7 +42,7 @@ from dtransfer.data.row_rng import RowStreams
 from dtransfer.datasets.dsprites import renderer
 
 VARIANTS = ("white", "noisy", "color", "color_dlib", "noisy_color")
-SOURCES = ("procedural", "tfds", "original")
+ORIGINS = ("procedural", "tfds", "original")
 DEFAULT_SEED = 0
 
 # The authors' Color-dSprites palette: white plus seaborn.husl_palette(6,

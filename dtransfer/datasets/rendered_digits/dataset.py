@@ -109,20 +109,20 @@ def render_one(digit: int, font: int, instance: int, size: int) -> np.ndarray:
   return out.clip(0, 255).round().astype(np.uint8)
 
 
-def rendered_digits(source: str = "procedural", data_dir=None, size: int = 28,
+def rendered_digits(origin: str = "procedural", data_dir=None, size: int = 28,
                     channels: int = 3, instances: int = 50):
   """Rendered digits as an ImageSource.
 
   Args:
-    source: "procedural" (rendered on demand; nothing to download).
+    origin: "procedural" (rendered on demand; nothing to download).
     data_dir: unused.
     size: image side in pixels.
     channels: 3 (RGB) or 1 (luminance).
     instances: nuisance draws per (digit, font).
   """
   del data_dir
-  if source not in ("procedural", "original"):
-    raise ValueError(f"unknown source {source!r} for rendered_digits: the images are "
+  if origin not in ("procedural", "original"):
+    raise ValueError(f"unknown origin {origin!r} for rendered_digits: the images are "
                      "rendered offline; use 'procedural'.")
   if channels not in (1, 3):
     raise ValueError(f"rendered_digits: channels must be 1 or 3, got {channels}.")

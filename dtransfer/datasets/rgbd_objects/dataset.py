@@ -23,35 +23,35 @@ def _tfds(variant: str, data_dir, config=None):
   return out
 
 
-def _make(variant: str, source: str, data_dir, config, max_video, max_frame):
-  if source == "original":
+def _make(variant: str, origin: str, data_dir, config, max_video, max_frame):
+  if origin == "original":
     return original.RGBDObjectsSource(original.find_root(data_dir), variant,
                                       max_video, max_frame)
-  if source == "tfds":
+  if origin == "tfds":
     return _tfds(variant, data_dir, config)
   raise ValueError(
-      f"unknown source {source!r} for RGB-D Objects; use 'original' (the "
+      f"unknown origin {origin!r} for RGB-D Objects; use 'original' (the "
       "extracted rgbd-dataset folder in data_dir) or 'tfds' (a prepared "
       "dtransfer_rgbd_objects). There is no procedural version; for an "
       "offline real-image target use 'real_objects'.")
 
 
-def rgbd_objects(source: str = "original", data_dir=None, config=None,
+def rgbd_objects(origin: str = "original", data_dir=None, config=None,
                  max_video=original.MAX_VIDEO, max_frame=original.MAX_POSES):
   """RGB-D Objects, masked RGB (category, azimuth, pose), incomplete grid.
 
-  For source="original", files with a video above ``max_video`` or a frame
+  For origin="original", files with a video above ``max_video`` or a frame
   above ``max_frame`` (the authors' grid, 4 x 263) are skipped and reported
   (``.skipped``); None keeps them.
   """
-  return _make("rgb", source, data_dir, config, max_video, max_frame)
+  return _make("rgb", origin, data_dir, config, max_video, max_frame)
 
 
-def rgbd_objects_depth(source: str = "original", data_dir=None, config=None,
+def rgbd_objects_depth(origin: str = "original", data_dir=None, config=None,
                        max_video=original.MAX_VIDEO,
                        max_frame=original.MAX_POSES):
   """RGB-D Objects depth (quantised, 3 equal channels), incomplete grid.
 
   ``max_video`` / ``max_frame``: as for rgbd_objects.
   """
-  return _make("depth", source, data_dir, config, max_video, max_frame)
+  return _make("depth", origin, data_dir, config, max_video, max_frame)

@@ -1,4 +1,4 @@
-"""Registry factory for Shapes3D (``get_dataset("shapes3d", source=...)``)."""
+"""Registry factory for Shapes3D (``get_dataset("shapes3d", origin=...)``)."""
 
 from __future__ import annotations
 
@@ -20,30 +20,30 @@ def find_h5(data_dir) -> str:
                    f"{original.INSTRUCTIONS}")
 
 
-def shapes3d(source: str = "procedural", data_dir=None, config=None, **unused):
+def shapes3d(origin: str = "procedural", data_dir=None, config=None, **unused):
   """Shapes3D as an ImageSource (floor/wall/object hue, scale, shape, orientation).
 
   Args:
-    source: "procedural" (offline renderer), "tfds" (a prepared
+    origin: "procedural" (offline renderer), "tfds" (a prepared
       dtransfer_shapes3d builder in data_dir) or "original" (3dshapes.h5 in
       data_dir, read lazily).
-    data_dir: see source.
-    config: for source="tfds", the builder config ("procedural" or
+    data_dir: see origin.
+    config: for origin="tfds", the builder config ("procedural" or
       "original", or a Shapes3dConfig); default "procedural".
   """
   if unused:
     raise TypeError(f"shapes3d() got unexpected options {sorted(unused)}.")
-  if source == "procedural":
+  if origin == "procedural":
     return renderer.Shapes3DRenderer()
-  if source == "original":
+  if origin == "original":
     from dtransfer.datasets.shapes3d import original  # pylint: disable=g-import-not-at-top
     return original.H5Shapes3DSource(find_h5(data_dir))
-  if source == "tfds":
+  if origin == "tfds":
     # pylint: disable=g-import-not-at-top
     from dtransfer.data.sources import TFDSSource
     from dtransfer.datasets import _builder_utils as bu
     from dtransfer.datasets.shapes3d.dtransfer_shapes3d import dtransfer_shapes3d_dataset_builder as b
     return TFDSSource(bu.data_source(b.Builder, config or "procedural", data_dir),
                       SPACE)
-  raise ValueError(f"unknown source {source!r} for shapes3d; use 'procedural', "
+  raise ValueError(f"unknown origin {origin!r} for shapes3d; use 'procedural', "
                    "'tfds' or 'original'.")

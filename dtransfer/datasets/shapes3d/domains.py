@@ -143,15 +143,15 @@ class DomainPair:
     return self.render(common, np.where(in_b, -1, hue), np.where(in_b, hue, -1))
 
 
-def shapes3d_domains(source: str = "procedural", data_dir=None, pair: str = DEFAULT_PAIR,
+def shapes3d_domains(origin: str = "procedural", data_dir=None, pair: str = DEFAULT_PAIR,
                      size: int = 64, **unused) -> DomainPair:
   """Registry factory: a DomainPair (procedural only: the pairs need the renderer)."""
   del data_dir
   if unused:
     raise TypeError(f"shapes3d_domains() got unexpected options {sorted(unused)}; it "
                     "takes pair and size.")
-  if source != "procedural":
-    raise ValueError(f"shapes3d_domains is rendered offline only (source='procedural'), "
-                     f"got source={source!r}: its off-grid grey surfaces are not in "
+  if origin != "procedural":
+    raise ValueError(f"shapes3d_domains is rendered offline only (origin='procedural'), "
+                     f"got origin={origin!r}: its off-grid grey surfaces are not in "
                      "any file.")
   return DomainPair(pair, size)

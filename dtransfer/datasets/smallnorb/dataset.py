@@ -8,25 +8,25 @@ from dtransfer.datasets.smallnorb import original
 SPACE = FactorSpace(original.FACTOR_NAMES, original.FACTOR_SIZES)
 
 
-def smallnorb(source: str = "original", data_dir=None, config=None):
+def smallnorb(origin: str = "original", data_dir=None, config=None):
   """SmallNORB (category, instance, elevation, azimuth, lighting), 64x64x1.
 
   Args:
-    source: "original" (the six .mat(.gz) files in data_dir) or "tfds" (a
+    origin: "original" (the six .mat(.gz) files in data_dir) or "tfds" (a
       prepared dtransfer_smallnorb in data_dir).
-    data_dir: see source.
+    data_dir: see origin.
     config: unused (one config).
   """
-  if source == "original":
+  if origin == "original":
     if data_dir is None:
-      raise ValueError(f"source='original' needs data_dir. "
+      raise ValueError(f"origin='original' needs data_dir. "
                        f"{original.INSTRUCTIONS}")
     return original.SmallNORBSource(data_dir)
-  if source == "tfds":
+  if origin == "tfds":
     # pylint: disable=g-import-not-at-top
     from dtransfer.data.sources import TFDSSource
     from dtransfer.datasets import _builder_utils as bu
     from dtransfer.datasets.smallnorb.dtransfer_smallnorb import dtransfer_smallnorb_dataset_builder as b
     return TFDSSource(bu.data_source(b.Builder, config, data_dir), SPACE)
-  raise ValueError(f"unknown source {source!r} for smallnorb; use 'original' "
+  raise ValueError(f"unknown origin {origin!r} for smallnorb; use 'original' "
                    "or 'tfds'.")

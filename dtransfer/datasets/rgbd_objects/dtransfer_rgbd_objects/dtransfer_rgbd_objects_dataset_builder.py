@@ -3,7 +3,7 @@
 The grid (category, azimuth, pose) is incomplete: records are the existing
 cells in increasing grid index, and ``info.metadata`` stores ``available``
 (their grid indices), ``factor_sizes`` and ``categories``, which
-``get_dataset("rgbd_objects", source="tfds")`` needs to map records back.
+``get_dataset("rgbd_objects", origin="tfds")`` needs to map records back.
 Files outside the authors' grid (video 1..4, frame 1..263) are skipped, not
 fatal; ``metadata["skipped"]`` counts them and ``["skipped_examples"]``
 names a few. Manual download only (the archive is large and not checksummed

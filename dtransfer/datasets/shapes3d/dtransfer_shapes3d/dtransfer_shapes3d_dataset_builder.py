@@ -35,7 +35,7 @@ class Shapes3dConfig(tfds.core.BuilderConfig):
     grid: procedural only: number of values per factor, spread evenly over the
       full grid (a sub-grid for tests and smoke runs); None = the full grid.
   """
-  source: str = "procedural"
+  origin: str = "procedural"
   grid: tuple[int, ...] | None = None
 
 
@@ -55,9 +55,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First dtransfer release (array_record, zlib)."}
   BUILDER_CONFIGS = [
-      Shapes3dConfig(name="procedural", source="procedural",
+      Shapes3dConfig(name="procedural", origin="procedural",
                      description="Offline numpy ray-traced room scenes."),
-      Shapes3dConfig(name="original", source="original",
+      Shapes3dConfig(name="original", origin="original",
                      description="DeepMind's 3dshapes.h5 (Burgess & Kim 2018)."),
   ]
   DEFAULT_CONFIG_NAME = "procedural"
@@ -75,12 +75,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     cfg = self.builder_config
-    if cfg.source == "procedural":
+    if cfg.origin == "procedural":
       return {"train": self._generate_examples(grid=cfg.grid)}
-    if cfg.source == "original":
+    if cfg.origin == "original":
       return {"train": self._generate_examples(
           path=self._original_path(dl_manager))}
-    raise ValueError(f"unknown Shapes3D source {cfg.source!r}; use "
+    raise ValueError(f"unknown Shapes3D origin {cfg.origin!r}; use "
                      "'procedural' or 'original'.")
 
   def _original_path(self, dl_manager):
