@@ -217,7 +217,30 @@ def _sample_weak_sparse(sparse: SparseIndex, rng: np.random.Generator, n: int,
       "sparse for k > 1 pairs; use k=1.")
 
 
-class WeakPairBatches:
+class ShardedBatches:
+  """A random-access sequence of batches (grain's source interface): batch
+  ``i`` is a pure function of ``(seed, i)``, and this process takes rows
+  ``shard_index * per ... (shard_index + 1) * per`` of it, ``per`` =
+  ``batch_size / shard_count``. Subclasses define ``__getitem__``."""
+
+  def __init__(self, batch_size: int, *, seed: int = 0, shard: tuple[int, int] = (0, 1)):
+    self.batch_size = int(batch_size)
+    self.seed = int(seed)
+    self.shard_index, self.shard_count = shard
+    if self.batch_size % self.shard_count:
+      raise ValueError(f"batch size {batch_size} must divide by the number of "
+                       f"processes {self.shard_count}.")
+
+  def __len__(self):
+    return np.iinfo(np.int32).max
+
+  def shard_rows(self) -> slice:
+    """This process's rows of a global batch."""
+    per = self.batch_size // self.shard_count
+    return slice(self.shard_index * per, (self.shard_index + 1) * per)
+
+
+class WeakPairBatches(ShardedBatches):
   """Random-access batches of weak pairs from an image source.
 
   ``batches[i]`` is a dict with ``x1``, ``x2`` (uint8 [B, H, W, C]), ``label``
@@ -228,17 +251,12 @@ class WeakPairBatches:
 
   def __init__(self, source, batch_size: int, *, seed: int = 0, k: int = 1,
                mode: str = "exact", shard: tuple[int, int] = (0, 1), shared=()):
+    super().__init__(batch_size, seed=seed, shard=shard)
     self.source = source
-    self.batch_size = int(batch_size)
-    self.seed = int(seed)
     self.k = k
     self.mode = mode
     self.shared = (tuple(check_shared(source.space, shared)) if mode == "share"
                    else ())
-    self.shard_index, self.shard_count = shard
-    if self.batch_size % self.shard_count:
-      raise ValueError(f"batch size {batch_size} must divide by the number of "
-                       f"processes {self.shard_count}.")
     self._sparse = sparse_index(source)
     # Fail early on a bad k or mode rather than in a loader thread.
     try:
@@ -248,15 +266,11 @@ class WeakPairBatches:
       name = getattr(source, "name", type(source).__name__)
       raise ValueError(f"weak pairs from {name}: {e}") from e
 
-  def __len__(self):
-    return np.iinfo(np.int32).max
-
   def __getitem__(self, i: int) -> dict:
     rng = np.random.default_rng([self.seed, 0x9A125, int(i)])
     f1, f2, label = sample_weak_factors(self.source.space, rng, self.batch_size,
                                         self.k, self.mode, self._sparse, self.shared)
-    per = self.batch_size // self.shard_count
-    sl = slice(self.shard_index * per, (self.shard_index + 1) * per)
+    sl = self.shard_rows()
     f1, f2, label = f1[sl], f2[sl], label[sl]
     # Noise of stochastic variants: one stream per global row (x1 rows, then
     # x2 rows), so a host's rows look the same however the batch is split.
@@ -266,30 +280,22 @@ class WeakPairBatches:
     space = self.source.space
     both = self.source.images(np.concatenate([space.index(f1), space.index(f2)]),
                               img_rng)
-    return {"x1": both[:per], "x2": both[per:], "label": label, "f1": f1, "f2": f2}
+    return {"x1": both[:len(rows)], "x2": both[len(rows):], "label": label, "f1": f1, "f2": f2}
 
 
-class ImageBatches:
+class ImageBatches(ShardedBatches):
   """Random-access batches of single images (unsupervised training)."""
 
   def __init__(self, source, batch_size: int, *, seed: int = 0,
                shard: tuple[int, int] = (0, 1)):
+    super().__init__(batch_size, seed=seed, shard=shard)
     self.source = source
-    self.batch_size = int(batch_size)
-    self.seed = int(seed)
-    self.shard_index, self.shard_count = shard
-    if self.batch_size % self.shard_count:
-      raise ValueError(f"batch size {batch_size} must divide by the number of "
-                       f"processes {self.shard_count}.")
-
-  def __len__(self):
-    return np.iinfo(np.int32).max
 
   def __getitem__(self, i: int) -> dict:
     rng = np.random.default_rng([self.seed, 0x51B6, int(i)])
     index = sample_records(self.source, rng, self.batch_size)
-    per = self.batch_size // self.shard_count
-    rows = np.arange(self.shard_index * per, (self.shard_index + 1) * per)
+    sl = self.shard_rows()
+    rows = np.arange(sl.start, sl.stop)
     index = index[rows]
     img_rng = RowStreams([self.seed, 0x1A6E, int(i)], rows)
     return {"x": self.source.images(index, img_rng),

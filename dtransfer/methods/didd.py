@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from dtransfer import optim
+from dtransfer.data import pairs
 from dtransfer.data import sources
 from dtransfer.methods import base
 from dtransfer.methods import didd_losses as L
@@ -41,7 +42,7 @@ def _floats(x):
   return x.astype(jnp.float32) / 255.0
 
 
-class DomainBatches:
+class DomainBatches(pairs.ShardedBatches):
   """Random-access batches of unpaired images of the two domains of a pair.
 
   ``batches[i]`` is ``{"a", "b"}`` (uint8 [B, H, W, C], drawn uniformly from
@@ -51,23 +52,14 @@ class DomainBatches:
 
   def __init__(self, pair, batch_size: int, *, seed: int = 0,
                shard: tuple[int, int] = (0, 1)):
+    super().__init__(batch_size, seed=seed, shard=shard)
     self.pair = pair
-    self.batch_size = int(batch_size)
-    self.seed = int(seed)
-    self.shard_index, self.shard_count = shard
-    if self.batch_size % self.shard_count:
-      raise ValueError(f"batch size {batch_size} must divide by the number of "
-                       f"processes {self.shard_count}.")
-
-  def __len__(self):
-    return np.iinfo(np.int32).max
 
   def __getitem__(self, i: int) -> dict:
     rng = np.random.default_rng([self.seed, 0xD1DD, int(i)])
     ia = sources.sample_records(self.pair.a, rng, self.batch_size)
     ib = sources.sample_records(self.pair.b, rng, self.batch_size)
-    per = self.batch_size // self.shard_count
-    sl = slice(self.shard_index * per, (self.shard_index + 1) * per)
+    sl = self.shard_rows()
     ia, ib = ia[sl], ib[sl]
     return {"a": self.pair.a.images(ia), "b": self.pair.b.images(ib),
             "fa": self.pair.a.space.factors(ia), "fb": self.pair.b.space.factors(ib)}

@@ -23,6 +23,7 @@ import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.sources import ArraySource
+from dtransfer.datasets import _offline
 
 PER_CLASS = 174   # examples per digit in the full grid (the smallest class)
 
@@ -62,13 +63,9 @@ def digits(origin: str = "procedural", data_dir=None, size: int = 28,
     channels: 1 (grey) or 3 (grey repeated, for RGB networks).
   """
   del data_dir
-  if origin not in ("procedural", "original"):
-    raise ValueError(f"unknown origin {origin!r} for digits: the images ship with "
-                     "scikit-learn; use 'procedural' (or 'original').")
-  if channels not in (1, 3):
-    raise ValueError(f"digits: channels must be 1 or 3, got {channels}.")
-  if int(size) < 8:
-    raise ValueError(f"digits: size must be at least 8 (the originals), got {size}.")
+  size, channels = _offline.check_options(
+      "digits", origin, size, channels, min_size_note=" (the originals)",
+      origin_fix="the images ship with scikit-learn; use 'procedural' (or 'original').")
   try:
     images = _images(int(size), int(channels))
   except ImportError as e:

@@ -24,6 +24,7 @@ import numpy as np
 
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.sources import RenderedSource
+from dtransfer.datasets import _offline
 
 # Faces with all ten digits, in matplotlib's mpl-data/fonts/ttf.
 FONTS = (
@@ -121,16 +122,11 @@ def rendered_digits(origin: str = "procedural", data_dir=None, size: int = 28,
     instances: nuisance draws per (digit, font).
   """
   del data_dir
-  if origin not in ("procedural", "original"):
-    raise ValueError(f"unknown origin {origin!r} for rendered_digits: the images are "
-                     "rendered offline; use 'procedural'.")
-  if channels not in (1, 3):
-    raise ValueError(f"rendered_digits: channels must be 1 or 3, got {channels}.")
-  if int(size) < 8:
-    raise ValueError(f"rendered_digits: size must be at least 8, got {size}.")
+  size, channels = _offline.check_options(
+      "rendered_digits", origin, size, channels,
+      origin_fix="the images are rendered offline; use 'procedural'.")
   if int(instances) < 1:
     raise ValueError(f"rendered_digits: instances must be at least 1, got {instances}.")
-  size, channels = int(size), int(channels)
 
   def render(factors):
     imgs = np.stack([render_one(d, f, i, size) for d, f, i in np.asarray(factors)])
