@@ -38,6 +38,9 @@ setup(
         "etils",
     ],
     extras_require={"test": ["pytest>=8", "chex>=0.1.87",
+                             # two test processes (pytest.ini: -n 2): most tests are
+                             # single-threaded XLA compiles
+                             "pytest-xdist>=3.5",
                              # notebooks/ executed by tests/notebooks_test.py
                              "nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6",
                              # TensorBoard's event reader checks the event files we write
