@@ -57,34 +57,26 @@ KNOWN_KEYS = {
              "traversal_steps"),
 }
 
-# (field, kind, lower bound, inclusive?, upper bound, inclusive?)
-_NUMBERS = (
-    ("seed", "int", 0, True, None, None),
-    ("train.num_steps", "int", 0, False, None, None),
-    ("train.batch_size", "int", 0, False, None, None),
-    ("train.log_every", "int", 0, False, None, None),
-    ("train.checkpoint_every", "int", 0, False, None, None),
-    ("train.keep_checkpoints", "int", 0, False, None, None),
-    ("train.num_models", "int", 0, False, None, None),
-    ("optim.learning_rate", "real", 0, False, None, None),
-    ("optim.b1", "real", 0, True, 1, False),
-    ("optim.b2", "real", 0, True, 1, False),
-    ("optim.eps", "real", 0, True, None, None),
-    ("optim.weight_decay", "real", 0, True, None, None),
-    ("optim.grad_clip_norm", "real", 0, True, None, None),
-    ("optim.warmup_steps", "int", 0, True, None, None),
-    ("optim.end_lr_fraction", "real", 0, True, 1, True),
-    ("model.num_latents", "int", 0, False, None, None),
-    ("model.beta", "real", 0, True, None, None),
-    ("model.beta_warmup_steps", "int", 0, True, None, None),
-    ("data.k", "int", 0, False, None, None),
-    ("data.prefetch", "int", 0, True, None, None),
-    ("data.num_threads", "int", 0, True, None, None),
-    ("eval.num_samples", "int", 0, False, None, None),
-    ("eval.batch_size", "int", 0, False, None, None),
-    ("eval.seed", "int", 0, True, None, None),
-    ("eval.traversal_steps", "int", 1, False, None, None),
+# Numeric fields by kind and range (lower bound, inclusive?, upper bound, inclusive?).
+_POSITIVE = (0, False, None, None)
+_NON_NEGATIVE = (0, True, None, None)
+_RANGES = (
+    ("int", _POSITIVE, ("train.num_steps", "train.batch_size", "train.log_every",
+                        "train.checkpoint_every", "train.keep_checkpoints",
+                        "train.num_models", "model.num_latents", "data.k",
+                        "eval.num_samples", "eval.batch_size")),
+    ("int", _NON_NEGATIVE, ("seed", "optim.warmup_steps", "model.beta_warmup_steps",
+                            "data.prefetch", "data.num_threads", "eval.seed")),
+    ("int", (1, False, None, None), ("eval.traversal_steps",)),
+    ("real", _POSITIVE, ("optim.learning_rate",)),
+    ("real", _NON_NEGATIVE, ("optim.eps", "optim.weight_decay", "optim.grad_clip_norm",
+                             "model.beta")),
+    ("real", (0, True, 1, False), ("optim.b1", "optim.b2")),
+    ("real", (0, True, 1, True), ("optim.end_lr_fraction",)),
 )
+# (field, kind, lower bound, inclusive?, upper bound, inclusive?)
+_NUMBERS = tuple((field, kind, *bounds) for kind, bounds, fields in _RANGES
+                 for field in fields)
 
 _CHOICES = (
     ("data.origin", ("procedural", "tfds", "original")),

@@ -14,7 +14,6 @@ import optax
 import pytest
 
 from configs import cdrd as cdrd_cfg
-from dtransfer import checkpoint
 from dtransfer import methods
 from dtransfer import train as train_lib
 from dtransfer import workdir
@@ -24,6 +23,7 @@ from dtransfer.methods import cdrd
 from dtransfer.methods import cdrd_losses as L
 from dtransfer.methods import cdrd_nets as nets
 from dtransfer.methods import two_player
+from tests import kill_resume
 
 
 # Losses ---------------------------------------------------------------------
@@ -183,11 +183,6 @@ class _Poisoned:
     return self.base.images(index, rng)
 
 
-def _leaves_equal(a, b):
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
 @pytest.mark.slow
 def test_step_compiles_once_and_each_player_moves_only_its_own(monkeypatch):
   traces = []
@@ -209,7 +204,7 @@ def test_step_compiles_once_and_each_player_moves_only_its_own(monkeypatch):
     step = two_player.make_step(("gen", m.gen_loss, txs["gen"]),
                                 ("disc", m.disc_loss, txs["disc"]), seed=0, jit=False)
     st, _ = step(st, m.device_batch(batches[0]))
-    _leaves_equal(st["params"][still], before[still])
+    kill_resume.assert_trees_close(st["params"][still], before[still], rtol=0, atol=0)
     assert float(optax.global_norm(jax.tree.map(lambda a, b: a - b, st["params"][moving],
                                                 before[moving]))) > 0
 
@@ -237,12 +232,9 @@ def test_resume_and_poisoned_target_labels_then_results_hold_the_uda_scores(
   """One straight run is the reference for both: a run killed after 2 steps and
   resumed, and a run whose target labels are poisoned, end bit-identical."""
   c = _config(**{"train.num_steps": 3})
-  _, straight = train_lib.train(c, str(tmp_path / "a"))
-  train_lib.train(c, str(tmp_path / "b"), stop_after=2)
-  assert checkpoint.Checkpointer(str(tmp_path / "b" / "checkpoints")).latest_step() == 2
-  _, resumed = train_lib.train(c, str(tmp_path / "b"))
-  _leaves_equal(straight["params"], resumed["params"])
-  _leaves_equal(straight["opt_state"], resumed["opt_state"])
+  _, straight, resumed = kill_resume.straight_and_resumed(c, tmp_path)
+  kill_resume.assert_trees_close(straight["params"], resumed["params"], rtol=0, atol=0)
+  kill_resume.assert_trees_close(straight["opt_state"], resumed["opt_state"], rtol=0, atol=0)
   results = train_lib.train_and_evaluate(c, str(tmp_path / "b"))
   uda = results["uda"]
   assert 0 <= uda["target_accuracy"] <= 1 and 0 <= uda["source_only_accuracy"] <= 1
@@ -254,7 +246,7 @@ def test_resume_and_poisoned_target_labels_then_results_hold_the_uda_scores(
   clean = cdrd.target_source(c)
   monkeypatch.setattr(cdrd, "target_source", lambda config: _Poisoned(clean))
   _, poisoned = train_lib.train(c, str(tmp_path / "c"))
-  _leaves_equal(straight["params"], poisoned["params"])
+  kill_resume.assert_trees_close(straight["params"], poisoned["params"], rtol=0, atol=0)
   # ... while the poison is real: the scorer reads the (poisoned) labels.
   m, _ = _method(c)
   assert not np.array_equal(m.target.space.factors(np.arange(50)),

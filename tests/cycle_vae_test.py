@@ -11,18 +11,17 @@ import pytest
 
 from configs import cycle_vae as cycle_cfg
 from configs import transfer as transfer_cfg
-from dtransfer import checkpoint
 from dtransfer import evaluate
 from dtransfer import methods
 from dtransfer import models
 from dtransfer import optim
-from dtransfer import train as train_lib
 from dtransfer import transfer
 from dtransfer import workdir
 from dtransfer.data import pairs
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.sources import ArraySource
 from dtransfer.methods import cycle_vae
+from tests import kill_resume
 
 
 # ------------------------------------------------------------- losses ---
@@ -231,8 +230,8 @@ def test_one_step_compiles_once_and_the_reverse_cycle_has_its_own_adam(monkeypat
   full, _ = step(jax.tree.map(jnp.copy, state), batch)
   only_fwd, metrics = ablated.train_step()(jax.tree.map(jnp.copy, state), batch)
   assert "reverse/loss" not in metrics
-  _leaves_close(full["params"]["decoder"], only_fwd["params"]["decoder"])
-  _leaves_close(full["opt_state"]["forward"], only_fwd["opt_state"]["forward"])
+  kill_resume.assert_trees_close(full["params"]["decoder"], only_fwd["params"]["decoder"])
+  kill_resume.assert_trees_close(full["opt_state"]["forward"], only_fwd["opt_state"]["forward"])
   assert any(not np.allclose(a, b) for a, b in zip(
       jax.tree.leaves(full["params"]["encoder"]),
       jax.tree.leaves(only_fwd["params"]["encoder"])))
@@ -242,7 +241,7 @@ def test_one_step_compiles_once_and_the_reverse_cycle_has_its_own_adam(monkeypat
   assert set(rev_mu) == set(full["params"]["encoder"])
   assert np.all(np.asarray(rev_mu["s"]["kernel"]) == 0)   # s is stop-gradiented there
   assert not np.allclose(rev_mu["z_mean"]["kernel"], fwd_mu["encoder"]["z_mean"]["kernel"])
-  _leaves_close(_adam_mu(only_fwd["opt_state"]["reverse"]),
+  kill_resume.assert_trees_close(_adam_mu(only_fwd["opt_state"]["reverse"]),
                 _adam_mu(state["opt_state"]["reverse"]))   # untouched by the ablation
 
 
@@ -262,21 +261,12 @@ def _adam_mu(opt_state):
   return adam.mu
 
 
-def _leaves_close(a, b):
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-6)
-
-
 @pytest.mark.slow
 def test_resume_after_kill_then_evaluate_and_transfer(tmp_path):
   c = _tiny_config()
-  _, straight = train_lib.train(c, str(tmp_path / "a"))
-  train_lib.train(c, str(tmp_path / "b"), stop_after=2)
-  assert checkpoint.Checkpointer(str(tmp_path / "b" / "checkpoints")).latest_step() == 2
-  method, resumed = train_lib.train(c, str(tmp_path / "b"))
-  assert int(resumed["step"]) == 4
-  _leaves_close(straight["params"], resumed["params"])
-  _leaves_close(straight["opt_state"], resumed["opt_state"])
+  method, straight, resumed = kill_resume.straight_and_resumed(c, tmp_path)
+  kill_resume.assert_trees_close(straight["params"], resumed["params"])
+  kill_resume.assert_trees_close(straight["opt_state"], resumed["opt_state"])
   # Evaluation: the shared metrics, the probes and the swap grids.
   src = workdir.image_source(c)
   results = evaluate.evaluate_model(method, resumed, src, c, str(tmp_path / "a" / "eval"))

@@ -13,7 +13,6 @@ import pytest
 
 from configs import didd as didd_cfg
 from configs import transfer as transfer_cfg
-from dtransfer import checkpoint
 from dtransfer import datasets
 from dtransfer import methods
 from dtransfer import train as train_lib
@@ -23,6 +22,7 @@ from dtransfer.methods import didd_losses as L
 from dtransfer.methods import two_player
 from dtransfer.metrics import image_similarity
 from dtransfer.models import didd as didd_net
+from tests import kill_resume
 
 LOG2 = float(np.log(2.0))
 
@@ -222,23 +222,13 @@ def test_zero_loss_drives_other_domains_specific_code_to_zero():
   assert float(metrics["ae/zero"]) < 0.2 * before
 
 
-def _leaves_close(x, y):
-  for a, b in zip(jax.tree.leaves(x), jax.tree.leaves(y)):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted(tmp_path):
   c = didd_cfg.get_config("tiny")
   c.train.num_steps = 4
-  _, straight = train_lib.train(c, str(tmp_path / "a"))
-  train_lib.train(c, str(tmp_path / "b"), stop_after=2)
-  assert checkpoint.Checkpointer(str(tmp_path / "b" / "checkpoints")).latest_step() == 2
-  _, resumed = train_lib.train(c, str(tmp_path / "b"))
-  assert int(resumed["step"]) == 4
-  _leaves_close(straight["params"], resumed["params"])
-  _leaves_close(straight["model_state"], resumed["model_state"])
-  _leaves_close(straight["opt_state"], resumed["opt_state"])
+  _, straight, resumed = kill_resume.straight_and_resumed(c, tmp_path)
+  for part in ("params", "model_state", "opt_state"):
+    kill_resume.assert_trees_close(straight[part], resumed[part], rtol=1e-5)
 
 
 @pytest.mark.slow

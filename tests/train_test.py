@@ -3,7 +3,6 @@
 import json
 import os
 
-import jax
 import numpy as np
 import pytest
 
@@ -16,6 +15,7 @@ from dtransfer import workdir
 from dtransfer.data import pairs
 from dtransfer.data.factor_space import FactorSpace
 from dtransfer.data.sources import ArraySource
+from tests import kill_resume
 
 
 def blob_source():
@@ -64,23 +64,13 @@ def test_train_step_compiles_once(monkeypatch):
   assert np.isfinite(float(m["loss"]))
 
 
-def _leaves_close(a, b):
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-6)
-
-
 @pytest.mark.slow
 def test_resume_after_kill_matches_uninterrupted(tmp_path):
   c = tiny_config(num_steps=4)
-  src = blob_source()
-  _, straight = train_lib.train(c, str(tmp_path / "a"), images=src)
   # "kill" after 2 steps, then start again in the same workdir.
-  train_lib.train(c, str(tmp_path / "b"), images=src, stop_after=2)
-  assert checkpoint.Checkpointer(str(tmp_path / "b" / "checkpoints")).latest_step() == 2
-  _, resumed = train_lib.train(c, str(tmp_path / "b"), images=src)
-  assert int(resumed["step"]) == 4
-  _leaves_close(straight["params"], resumed["params"])
-  _leaves_close(straight["opt_state"], resumed["opt_state"])
+  _, straight, resumed = kill_resume.straight_and_resumed(c, tmp_path, images=blob_source())
+  kill_resume.assert_trees_close(straight["params"], resumed["params"])
+  kill_resume.assert_trees_close(straight["opt_state"], resumed["opt_state"])
   lines = [json.loads(l) for l in open(tmp_path / "b" / "metrics.jsonl")]
   assert [l["step"] for l in lines] == [1, 2, 3, 4]
   assert all("steps_per_sec" in l and "loss" in l for l in lines)
