@@ -94,6 +94,30 @@ def test_network_shapes_and_code_layout():
     didd_net.build((24, 24, 3), channels=(4, 8))
 
 
+def test_specific_codes_keep_their_scale_only_with_a_2x2_map():
+  # The quick preset's codes are 2x2 so that E^s keeps its last instance norm: a
+  # code is then unit-variance per channel over the map, and E^s can meet the zero
+  # loss only with a constant map, not by shrinking its output on both domains.
+  # With 1x1 codes that norm is dropped and E^s's output scale is free (the quick
+  # 1x1 run shrank E^s to RMS 1e-3 on its own domain too and G ignored it).
+  q = didd_cfg.get_config("quick")
+  net = didd_net.build((32, 32, 3), **dict(q.model.kwargs))
+  assert net.code_size == 2 and net.specific_dims == 4 * q.model.kwargs.sep
+  v = net.init(jax.random.PRNGKey(0))
+  x = jax.random.uniform(jax.random.PRNGKey(1), (4, 32, 32, 3))
+  last = sorted(v["params"]["ae"]["enc_a"])[-1]
+  for scale in (1.0, 1e-3):
+    w = jax.tree.map(lambda t: t, v)
+    w["params"]["ae"]["enc_a"][last] = jax.tree.map(
+        lambda t: t * scale, v["params"]["ae"]["enc_a"][last])
+    s = np.asarray(net.apply("enc_a", w, x)[0]).reshape(4, q.model.kwargs.sep, 4)
+    pre = np.where(s >= 0, s, s / 0.2)                 # undo LeakyReLU(0.2)
+    np.testing.assert_allclose(pre.mean(-1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(pre.var(-1), 1.0, rtol=0.02)
+  one = didd_net.build((32, 32, 3), **dict(didd_cfg.get_config("quick,code=1").model.kwargs))
+  assert one.code_size == 1
+
+
 # Data --------------------------------------------------------------------------
 def test_domain_pair_and_its_ground_truth():
   pair = datasets.get_dataset("shapes3d_domains", pair="wall_floor", size=32)
@@ -195,9 +219,9 @@ def test_players_spectral_state_and_one_compile(monkeypatch):
 @pytest.mark.slow
 def test_zero_loss_drives_other_domains_specific_code_to_zero():
   # Zero loss alone (no reconstruction to keep the codes busy): |E^s_B(a)|, |E^s_A(b)| -> 0.
-  # 1x1 codes, as the quick preset: on a 2x2 map the last instance norm keeps a
-  # code at unit variance unless its map is constant, which plain descent reaches
-  # only slowly (the official 2x2 net meets the zero loss that way).
+  # 1x1 codes (quick,code=1): on a 2x2 map (the official net, the quick preset) the
+  # last instance norm keeps a code at unit variance unless its map is constant,
+  # which plain descent reaches only slowly.
   _, src, m = _method(**{"loss.recon_weight": 0.0, "loss.adv_weight": 0.0,
                          "model.kwargs.channels": (4, 8, 8),
                          "optim.learning_rate": 3e-2, "optim.grad_clip_norm": 0.0})
