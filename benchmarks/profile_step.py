@@ -1,6 +1,7 @@
 """Where the time of one weakly supervised train step goes, on this machine.
 
   PYTHONPATH=. python benchmarks/profile_step.py [--batch 64] [--channels 1] [--rounds 5]
+      [--torch] [--trace]
 
 Times, as medians of interleaved rounds, each piece of the step that
 benchmarks/train_step.py measures as a whole (dlib_conv, 64 pairs of 64x64xC,
@@ -10,7 +11,17 @@ benchmarks/train_step.py measures as a whole (dlib_conv, 64 pairs of 64x64xC,
   step gives it (both images of every pair: 2 x batch rows);
 - the encoder, the decoder and the whole loss, forward and forward+backward;
 - the whole jitted step (adds the optimiser update and the NaN guard);
-- host-side batch preparation (``WeakPairBatches[i]`` on dSprites).
+- the optimiser alone (global-norm clipping + Adam on the step's gradients);
+- host-side batch preparation (``WeakPairBatches[i]`` on dSprites);
+- with ``--torch``: the same layers in PyTorch (benchmarks/torch_reference.py's
+  modules, NCHW), forward (no_grad) and forward+backward, in the same rounds;
+- with ``--trace``: the whole step under ``jax.profiler``, its XLA operations
+  grouped into matrix products (YNNPACK/Eigen), copies (transposes, pads,
+  slices, concatenations: the space-to-depth layout work), elementwise loops
+  and the rest, as thread-milliseconds per step.
+
+Besides wall milliseconds it prints process CPU milliseconds per call: on a
+shared machine the CPU time moves less with other load than the wall time.
 
 The per-layer figures add up to more than the step: XLA fuses the layers'
 activations and biases with their neighbours inside the whole step.
@@ -34,14 +45,14 @@ import train_step  # the benchmark whose step this breaks down: same batch, same
 
 
 def _time(fn, min_s=0.3):
-  """Seconds per call of ``fn`` (called until ``min_s`` has passed)."""
+  """(wall, process CPU) seconds per call of ``fn`` (called for ``min_s``)."""
   import jax
   jax.block_until_ready(fn())
-  n, t = 0, time.perf_counter()
+  n, t, c = 0, time.perf_counter(), time.process_time()
   while time.perf_counter() - t < min_s:
     jax.block_until_ready(fn())
     n += 1
-  return (time.perf_counter() - t) / n
+  return (time.perf_counter() - t) / n, (time.process_time() - c) / n
 
 
 def _layer_cases(rows, channels, impl="auto"):
@@ -63,11 +74,83 @@ def _layer_cases(rows, channels, impl="auto"):
   return cases
 
 
+def _torch_layer_timers(rows, channels):
+  """name -> (forward, forward+backward) zero-argument callables in PyTorch."""
+  import torch
+  enc = [(channels, 32, 4, 64, 1), (32, 32, 4, 32, 1), (32, 64, 2, 16, 0),
+         (64, 64, 2, 8, 0)]
+  dec = [(64, 64, 4), (64, 32, 8), (32, 32, 16), (32, channels, 32)]
+  mods = [(torch.nn.Conv2d(ci, co, k, 2, p), (rows, ci, n, n))
+          for ci, co, k, n, p in enc]
+  mods += [(torch.nn.ConvTranspose2d(ci, co, 4, 2, 1), (rows, ci, n, n))
+           for ci, co, n in dec]
+  names = [n for n, _, _ in _layer_cases(rows, channels) if "dense" not in n]
+  out = {}
+  for name, (m, shape) in zip(names, mods):
+    x = torch.randn(*shape)
+    xg = x.clone().requires_grad_(True)
+
+    def fwd(m=m, x=x):
+      with torch.no_grad():
+        return m(x)
+
+    def fwd_bwd(m=m, x=xg):
+      m.zero_grad(set_to_none=True)
+      (m(x) ** 2).sum().backward()
+    out[name] = (fwd, fwd_bwd)
+  return out
+
+
+_GEMM = ("ynn_fusion", "dot", "custom-call", "onednn", "xnn")
+_COPY = ("copy", "transpose", "concatenate", "pad", "slice", "bitcast",
+         "reverse", "dynamic-update")
+
+
+def trace_breakdown(run, steps=5, logdir="/tmp/dtransfer_profile_step"):
+  """Thread-ms per step of the XLA operations of ``run()``, by kind."""
+  import collections
+  import glob
+  import jax
+  from jax._src.lib import _profile_data  # pylint: disable=g-import-not-at-top
+  jax.block_until_ready(run())
+  jax.profiler.start_trace(logdir)
+  for _ in range(steps):
+    out = run()
+  jax.block_until_ready(out)
+  jax.profiler.stop_trace()
+  path = sorted(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True),
+                key=os.path.getmtime)[-1]
+  ops = collections.Counter()
+  for plane in _profile_data.ProfileData.from_file(path).planes:
+    for line in plane.lines:
+      if "XLAEigen" not in line.name:
+        continue
+      for ev in line.events:
+        if "ThunkExecutor" in ev.name or "Await" in ev.name:
+          continue
+        ops[ev.name] += ev.duration_ns / steps / 1e6
+  kinds = collections.Counter()
+  for name, ms in ops.items():
+    if name.startswith(_GEMM) and "reduce" not in name:
+      kinds["YNNPACK/Eigen fusions (matrix products; a few reductions)"] += ms
+    elif any(k in name for k in _COPY):
+      kinds["copies (transpose/pad/slice/concat)"] += ms
+    elif "fusion" in name:
+      kinds["elementwise and reduction loops"] += ms
+    else:
+      kinds["other (while loops, small ops)"] += ms
+  return kinds, ops
+
+
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   p.add_argument("--batch", type=int, default=64, help="pairs per step")
   p.add_argument("--channels", type=int, default=1)
   p.add_argument("--rounds", type=int, default=5)
+  p.add_argument("--torch", action="store_true",
+                 help="also time every layer in PyTorch (2 threads)")
+  p.add_argument("--trace", action="store_true",
+                 help="break the whole step down by XLA operation kind")
   args = p.parse_args()
 
   from dtransfer import runtime
@@ -116,6 +199,12 @@ def main():
   timers["decoder (whole): forward+backward"] = lambda: dec_g(state["params"], z)
   timers["paired loss: forward"] = lambda: loss(state["params"])
   timers["paired loss: forward+backward"] = lambda: loss_g(state["params"])
+  import optax
+  optimizer = method.optimizer()
+  grads = loss_g(state["params"])
+  update = jax.jit(lambda g, o, p: optax.apply_updates(p, optimizer.update(g, o, p)[0]))
+  timers["optimiser alone: clip_by_global_norm + Adam"] = lambda: update(
+      grads, state["opt_state"], state["params"])
   step = method.train_step()
   holder = {"state": method.init(0)}
 
@@ -128,17 +217,43 @@ def main():
   counter = iter(range(10**9))
   timers["host: WeakPairBatches[i] (dSprites render + pairs)"] = lambda: source[next(counter)]
 
+  if args.torch:
+    import torch
+    torch.set_num_threads(2)
+
+    class _Done:  # torch runs synchronously; block_until_ready is a no-op
+      def block_until_ready(self):
+        return self
+    for name, (tf, tb) in _torch_layer_timers(rows, args.channels).items():
+      timers[f"torch {name}: forward"] = lambda f=tf: (f(), _Done())[1]
+      timers[f"torch {name}: forward+backward"] = lambda f=tb: (f(), _Done())[1]
+
   print(f"JAX {jax.__version__}, {jax.devices()}; batch {args.batch} pairs ({rows} images) "
         f"of 64x64x{args.channels}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
   results = {k: [] for k in timers}
+  cpu = {k: [] for k in timers}
   for _ in range(args.rounds):
     for k, f in timers.items():
-      results[k].append(_time(f))
-  step_ms = statistics.median(results["whole step (loss, grad, clip, Adam, NaN guard)"]) * 1e3
-  print(f"\n| piece | ms (median of {args.rounds}) | % of the whole step |\n|---|---|---|")
+      wall, proc = _time(f)
+      results[k].append(wall)
+      cpu[k].append(proc)
+  whole = "whole step (loss, grad, clip, Adam, NaN guard)"
+  step_ms = statistics.median(results[whole]) * 1e3
+  print(f"\n| piece | wall ms (median of {args.rounds}) | CPU ms | % of the whole step (wall) |"
+        "\n|---|---|---|---|")
   for k, v in results.items():
     ms = statistics.median(v) * 1e3
-    print(f"| {k} | {ms:.2f} | {100 * ms / step_ms:.0f}% |")
+    print(f"| {k} | {ms:.2f} | {statistics.median(cpu[k]) * 1e3:.2f} | {100 * ms / step_ms:.0f}% |")
+  if args.trace:
+    kinds, ops = trace_breakdown(run_step)
+    total = sum(kinds.values())
+    print(f"\nXLA operations of the whole step (thread-ms per step, both threads; "
+          f"load {' '.join(f'{v:.2f}' for v in os.getloadavg())}):\n"
+          "| kind | thread-ms | share |\n|---|---|---|")
+    for k, ms in kinds.most_common():
+      print(f"| {k} | {ms:.1f} | {100 * ms / total:.0f}% |")
+    print("largest operations: " + ", ".join(
+        f"{n} {ms:.1f}" for n, ms in ops.most_common(12)))
   print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -56,6 +56,20 @@ def test_s2d_takes_its_path_only_where_it_applies():
   assert not s2d_conv.supported((2, 2), (2, 2), ((-1, 0), (0, 0)))
 
 
+def test_s2d_forward_only_and_differentiated_paths_agree():
+  # Called plainly (evaluation's encoder) s2d_conv.conv2d is XLA's own strided
+  # convolution; under autodiff its space-to-depth forward rule runs instead.
+  rng = np.random.default_rng(3)
+  x = jnp.asarray(rng.normal(size=(3, 12, 10, 5)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(4, 4, 5, 7)), jnp.float32)
+  pads = layers.conv_pads((12, 10), (4, 4), (2, 2), "SAME")
+  plain = jax.jit(lambda x, w: s2d_conv.conv2d(x, w, (2, 2), pads))(x, w)
+  traced, _ = jax.vjp(lambda x, w: s2d_conv.conv2d(x, w, (2, 2), pads), x, w)
+  native = layers.conv2d(x, w, (2, 2), pads, "native")
+  np.testing.assert_allclose(plain, native, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(traced, native, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("hw,k,cin,cout,padding", [
     ((16, 12), 4, 3, 5, "SAME"),   # non-square; output-shift S (c4 > cout)

@@ -23,6 +23,11 @@ from many strided slices slowly; here every copy moves contiguous rows of
 ``s*C`` values and every product is an ordinary GEMM. On GPU/TPU the native
 convolutions are used instead (``conv_impl="auto"``).
 
+Called without autodiff (evaluation's forward-only encoding), ``conv2d`` is
+XLA's own strided convolution, which XLA CPU gives to YNNPACK whole and runs
+faster than the space-to-depth copy plus GEMM; the custom VJP's rules (the
+maps above) run whenever the convolution is differentiated, as in training.
+
 Only ``k % s == 0`` with non-negative padding takes this path (every
 architecture here: 4x4 or 2x2 kernels, stride 2); ``layers`` falls back to
 the im2col formulation otherwise. Values and gradients equal the native
@@ -204,7 +209,14 @@ def conv2d(x, kernel, strides, pads):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def _conv2d(x, kernel, strides, pads, in_hw):
-  return _conv2d_fwd(x, kernel, strides, pads, in_hw)[0]
+  # Not differentiated (evaluation's forward-only encoding): XLA's own strided
+  # convolution, which XLA CPU hands to YNNPACK whole and runs faster than the
+  # space-to-depth copy plus GEMM (benchmarks/train_step.py, encode img/s).
+  # Under autodiff the rules below run instead; both are the same map.
+  del in_hw
+  return lax.conv_general_dilated(x, kernel, window_strides=strides,
+                                  padding=pads,
+                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def _conv2d_fwd(x, kernel, strides, pads, in_hw):
