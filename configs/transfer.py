@@ -13,6 +13,7 @@ from the source's work directory; the optimiser is always this config's.
 import ml_collections
 
 from configs import common
+from configs import source as source_cfg
 
 # Gradient clipping of the authors' fine-tuning, per target (their target
 # configs/<target>/experiment.py): COLORDSPRITES and SHAPE3D ran the weak
@@ -49,9 +50,15 @@ def quick_settings(c):
 def get_config(arg: str | None = None):
   a = common.parse_arg(arg, dataset="noisy_dsprites", preset="paper", size=0)
   c = common.base_config()
-  # size=N: targets with a size option (real_objects) at NxN, for sources trained
-  # on smaller images (configs/didd.py:quick is 32x32).
-  c.data = common.data_config(a.dataset, **({"size": a.size} if a.size else {}))
+  # size=N: targets with a size option (the dSprites family, real_objects) at
+  # NxN, for sources trained on smaller images (configs/didd.py:quick is 32x32).
+  # The dSprites family has the option always: 64 (paper) or the quick source's
+  # size (configs/source.py QUICK_SIZE), so the quick presets match.
+  size = a.size or (source_cfg.QUICK_SIZE if a.preset == "quick" else 64)
+  if a.dataset in source_cfg.DSPRITES_FAMILY or a.size:
+    c.data = common.data_config(a.dataset, size=size)
+  else:
+    c.data = common.data_config(a.dataset)
   c.method.name = "beta_vae"
   c.model.beta_warmup_steps = 0
   c.train.num_steps = PAPER_FINETUNE_STEPS
