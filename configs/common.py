@@ -88,6 +88,10 @@ def base_config() -> ml_collections.ConfigDict:
       "averaging": "gvae",      # gvae | mlvae
       "divergence": "dlib",     # argmax: dlib (2 KL(q1||q2)) | symmetric (the authors')
       "threshold": "example",   # argmax: example (dlib) | batch (the authors' unused code)
+      # labels: the factor of each latent dim (-1: always shared); () = dim i
+      # belongs to factor i (the authors'). E.g. (0, 1, 2, 3, 4, 2) with 6
+      # latents gives orientation two dims.
+      "dim_labels": (),
   })
   c.optim = ml_collections.ConfigDict({
       "learning_rate": 1e-4,

@@ -17,6 +17,10 @@ from configs import source as source_cfg
 from configs import transfer as transfer_cfg
 
 
+# Targets with a ``size`` option (image side).
+SIZED_TARGETS = source_cfg.DSPRITES_FAMILY + ("real_objects",)
+
+
 def get_config(arg: str | None = None):
   a = common.parse_arg(arg, preset="quick", source="dsprites", target="noisy_dsprites",
                        method="weak_vae")
@@ -26,4 +30,9 @@ def get_config(arg: str | None = None):
   c = ml_collections.ConfigDict()
   c.source = sources[a.method].get_config(f"{a.source},{a.preset}")
   c.target = transfer_cfg.get_config(f"{a.target},{a.preset}")
+  # The target's images at the source's size where both have a size option
+  # (the quick dSprites sources are 32x32; configs/source.py QUICK_SIZE).
+  # Other sources (e.g. the cycle VAE's dSprites) are 64x64.
+  if a.target in SIZED_TARGETS:
+    c.target.data.kwargs.size = c.source.data.get("kwargs", {}).get("size", 64)
   return c

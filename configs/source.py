@@ -21,6 +21,10 @@ SOURCE_KWARGS = {
     "dsprites": {"channels": 3},
 }
 
+# The datasets with a ``size`` option (image side 64, 32, 16 or 8).
+DSPRITES_FAMILY = ("dsprites", "noisy_dsprites", "color_dsprites",
+                   "color_dsprites_dlib", "noisy_color_dsprites")
+
 # The network of the authors' code (EFFICIENTWEAKVAE / EFFICIENTVAE: convs with
 # BatchNorm, LayerNorm on the features, tanh decoder).
 PAPER_MODEL = "dapueto"
@@ -43,24 +47,35 @@ def paper_settings(dataset: str) -> dict:
 
 
 # The quick preset's source training, chosen by measurement on dSprites (2-core
-# CPU, about 4 minutes of training; README "What the quick main job shows").
+# CPU; benchmarks/quick_preset.md, README "What the quick main job shows").
 # Departures from the paper preset and why:
+#  - 32x32 images (``data.kwargs.size``, the 64x64 sprites area-averaged; paper
+#    64x64) for the dSprites family: a train step costs 3.1x less (measured
+#    in one process, batch 16), so 3x more steps fit in the same minutes, and
+#    the three shapes stay recognisable at 32 pixels down to scale 0.5. The
+#    same dlib_conv network (four stride-2 layers end at 2x2 instead of 4x4).
+#    With 4x fewer pixels the reconstruction term is 4x smaller against the
+#    KL term, so a beta here weighs like 4 beta at 64x64;
 #  - one latent per factor instead of 10: the labels aggregator ties dim i to
 #    factor i and always averages the dims beyond the factors; in a short run
 #    those spare dims keep a redundant position signal that would only fall
-#    silent late, and it costs OMES about 0.15 (0.35 -> 0.47 at beta 4);
+#    silent late, and it costs OMES about 0.15 (0.35 -> 0.47 at beta 4, 64x64);
 #  - Adam 2e-3 with a 100-step warm-up and a cosine decay to 0 (paper: constant
 #    1e-4): 1e-4 is still at round blobs after 1,500 steps; 1e-3 constant gave
-#    OMES 0.53, 2e-3 cosine 0.54, 4e-3 cosine 0.53;
-#  - beta 1 with no warm-up (paper: warm-up over 50k steps): beta 4 gave 0.47
-#    against 0.53 at beta 1; a warm-up only delays a short run;
-#  - 4,000 steps of 16 pairs (paper: 400k of 64): a step of 16 pairs takes half
-#    the time of one of 32, and 4,000 of them (OMES 0.55) beat 2,400 of 32
-#    (0.54) in 15% less time.
+#    OMES 0.53, 2e-3 cosine 0.54, 4e-3 cosine 0.53 (64x64);
+#  - beta 1 with no warm-up (paper: warm-up over 50k steps): at 32x32 beta 2
+#    gave a higher OMES (0.61 against 0.59) but put shape and scale on one dim;
+#    a warm-up only delays a short run;
+#  - 12,000 steps of 16 pairs (paper: 400k of 64): at 32x32, 4,000 steps gave
+#    OMES 0.56 with shape and scale sharing a dim, 16,000 gave 0.59 with each
+#    factor but orientation on its own dim; orientation stays near chance and
+#    the reconstructions round blobs in both.
+QUICK_SIZE = 32
 QUICK_SOURCE = {"model.beta": 1.0, "model.beta_warmup_steps": 0,
                 "optim.learning_rate": 2e-3, "optim.schedule": "cosine",
-                "optim.warmup_steps": 100, "train.num_steps": 4000,
-                "train.batch_size": 16}
+                "optim.warmup_steps": 100, "train.num_steps": 12000,
+                "train.batch_size": 16, "train.checkpoint_every": 2000,
+                "train.log_every": 200}
 
 
 def num_factors(dataset: str, default: int = 10) -> int:
@@ -76,6 +91,8 @@ def num_factors(dataset: str, default: int = 10) -> int:
 def quick_settings(c, dataset: str):
   """The quick preset's source training (``QUICK_SOURCE``), applied to ``c``."""
   c.update_from_flattened_dict(QUICK_SOURCE)
+  if dataset in DSPRITES_FAMILY:
+    c.data.kwargs.size = QUICK_SIZE
   c.model.num_latents = num_factors(dataset)
   return c
 
@@ -84,6 +101,8 @@ def get_config(arg: str | None = None):
   a = common.parse_arg(arg, dataset="dsprites", preset="paper")
   c = common.base_config()
   c.data = common.data_config(a.dataset, **SOURCE_KWARGS.get(a.dataset, {}))
+  if a.dataset in DSPRITES_FAMILY:
+    c.data.kwargs.size = 64
   c.method.name = "weak_vae"
   paper = paper_settings(a.dataset)
   c.model.beta_warmup_steps = paper["beta_warmup_steps"]

@@ -171,7 +171,7 @@ def _label_indices(labels, num_latents: int) -> jax.Array:
 
 def aggregation_mask(m1, lv1, m2, lv2, *, aggregator: str = "labels",
                      labels=None, divergence: str = "dlib",
-                     threshold: str = "example") -> jax.Array:
+                     threshold: str = "example", dim_labels=None) -> jax.Array:
   """[B, L] bool: True where each image keeps its own posterior.
 
   Args:
@@ -184,6 +184,11 @@ def aggregation_mask(m1, lv1, m2, lv2, *, aggregator: str = "labels",
       out-of-range label cannot raise; it turns that pair's keep mask into
       all-False and ``aggregate`` makes its posteriors NaN, so the loss shows
       it.
+    dim_labels: for "labels", optional: the factor index of each latent dim
+      ([L] ints; -1 = always shared). Dim j is kept where ``dim_labels[j]``
+      is the changed factor, so a factor may own several dims (e.g.
+      ``(0, 1, 2, 3, 4, 2)``: orientation in dims 2 and 5). None: dim j
+      belongs to factor j (the authors').
     divergence: for "argmax": "dlib" = 2·KL(q1‖q2) (one direction) or
       "symmetric" = the authors' ½·2KL(q1‖q2) + ½·2KL(q2‖q1).
     threshold: for "argmax": "example" (dlib, each row binned separately) or
@@ -201,7 +206,13 @@ def aggregation_mask(m1, lv1, m2, lv2, *, aggregator: str = "labels",
     idx = _label_indices(labels, num_latents)
     if idx.shape[0] != m1.shape[0]:
       raise ValueError(f"got {idx.shape[0]} labels for {m1.shape[0]} pairs.")
-    return jnp.arange(num_latents) == idx[:, None]
+    if dim_labels is None or len(dim_labels) == 0:
+      return jnp.arange(num_latents) == idx[:, None]
+    owner = np.asarray(dim_labels, np.int32).reshape(-1)
+    if owner.shape[0] != num_latents:
+      raise ValueError(f"dim_labels gives {owner.shape[0]} factor indices for "
+                       f"{num_latents} latent dims; give one per dim (-1: shared).")
+    return jnp.asarray(owner)[None, :] == idx[:, None]
   _choice(divergence, DIVERGENCES, "divergence")
   _choice(threshold, THRESHOLDS, "threshold")
   if divergence == "dlib":
@@ -218,7 +229,7 @@ def aggregation_mask(m1, lv1, m2, lv2, *, aggregator: str = "labels",
 def aggregate(m1, lv1, m2, lv2, *, aggregator: str = "labels", labels=None,
               num_latents: Optional[int] = None, averaging: str = "gvae",
               divergence: str = "dlib", threshold: str = "example",
-              return_mask: bool = False):
+              return_mask: bool = False, dim_labels=None):
   """Modified posteriors of a pair: own posterior where kept, average elsewhere.
 
   See ``aggregation_mask`` for the options; ``num_latents`` (optional) is
@@ -237,7 +248,7 @@ def aggregate(m1, lv1, m2, lv2, *, aggregator: str = "labels", labels=None,
                      f"{m1.shape[-1]} latent dims.")
   keep = aggregation_mask(m1, lv1, m2, lv2, aggregator=aggregator,
                           labels=labels, divergence=divergence,
-                          threshold=threshold)
+                          threshold=threshold, dim_labels=dim_labels)
   ma, lva = average_posteriors(m1, lv1, m2, lv2, averaging)
   out = (jnp.where(keep, m1, ma), jnp.where(keep, lv1, lva),
          jnp.where(keep, m2, ma), jnp.where(keep, lv2, lva))
@@ -312,7 +323,8 @@ def beta_vae_forward(vae, variables: Mapping[str, Any], batch, key: jax.Array,
 def paired_elbo_forward(vae, variables: Mapping[str, Any], batch,
                         key: jax.Array, beta, *, aggregator: str = "labels",
                         averaging: str = "gvae", divergence: str = "dlib",
-                        threshold: str = "example", train: bool = True):
+                        threshold: str = "example", train: bool = True,
+                        dim_labels=None):
   """Whole paired forward pass on ``batch = {"x1", "x2", "label"}``.
 
   ``cat(x1, x2)`` goes through the encoder as ONE batch (so BatchNorm
@@ -335,7 +347,7 @@ def paired_elbo_forward(vae, variables: Mapping[str, Any], batch,
   m1t, lv1t, m2t, lv2t, keep = aggregate(
       m1, lv1, m2, lv2, aggregator=aggregator, labels=labels,
       averaging=averaging, divergence=divergence, threshold=threshold,
-      return_mask=True)
+      return_mask=True, dim_labels=dim_labels)
   z = sample_z(key, jnp.concatenate([m1t, m2t]),
                jnp.concatenate([lv1t, lv2t]))
   out = vae.decode(variables, z)

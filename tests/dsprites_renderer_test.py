@@ -241,6 +241,57 @@ class VariantsTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "one size per factor"):
       dsprites_dataset.dsprites(factor_sizes=(3, 2))
 
+  def test_size_downsamples_by_area(self):
+    idx = np.arange(300, 340)
+    for name, c in [("dsprites", 1), ("noisy_dsprites", 3), ("color_dsprites", 3),
+                    ("color_dsprites_dlib", 3), ("noisy_color_dsprites", 3)]:
+      src = datasets.get_dataset(name, size=32)
+      self.assertEqual(src.image_shape, (32, 32, c), name)
+      img = src.images(idx, np.random.default_rng(0))
+      self.assertEqual(img.shape, (40, 32, 32, c), name)
+      self.assertEqual(img.dtype, np.uint8)
+    # White: the coverage of each 2x2 block, rounded to 0..255.
+    mask = renderer.render(renderer.SPACE.factors(idx)).astype(np.float64)
+    expect = np.round(255 * mask.reshape(40, 32, 2, 32, 2).mean((2, 4)))
+    img = dsprites_dataset.dsprites(size=32, channels=3).images(idx)
+    np.testing.assert_array_equal(img[..., 0], expect)
+    np.testing.assert_array_equal(img[..., 0], img[..., 2])
+    # Every posX still gives a different image (half-pixel moves show as grey).
+    f = np.array([[0, 0, 0, x, 10] for x in range(32)])
+    small = dsprites_dataset.dsprites(size=32).images(renderer.SPACE.index(f))
+    self.assertLen({im.tobytes() for im in small}, 32)
+
+  def test_size_variant_formulas(self):
+    idx = np.arange(5000, 5040)
+    alpha = variants.downsample(renderer.render(renderer.SPACE.factors(idx)), 32)
+    inside, edge, outside = alpha == 255, (alpha > 0) & (alpha < 255), alpha == 0
+    self.assertTrue(edge.any())
+    noisy = dsprites_dataset.noisy_dsprites(size=32).images(
+        idx, np.random.default_rng(2))
+    self.assertTrue(np.all(noisy[inside] == 255))
+    self.assertTrue(np.all(noisy[edge] >= alpha[edge][:, None]))
+    bg = noisy[outside]
+    self.assertLessEqual(bg.max(), 254)
+    self.assertAlmostEqual(bg.mean() / 254, 0.5, delta=0.02)
+    color = dsprites_dataset.color_dsprites(size=32)
+    f = np.array([[3, 1, 5, 0, 16, 16]])
+    img = color.images(color.space.index(f))[0]
+    a = variants.downsample(renderer.render(f[:, 1:]), 32)[0]
+    np.testing.assert_array_equal(img[a == 255],
+                                  np.broadcast_to(variants.COLORS_UINT8[3],
+                                                  ((a == 255).sum(), 3)))
+    self.assertEqual(img[a == 0].max(), 0)
+    # A 0/1 mask through the grey formulas gives the 64x64 variants' images.
+    masks = renderer.render(renderer.SPACE.factors(idx))
+    for v in ("white", "noisy", "color", "noisy_color", "color_dlib"):
+      fac = np.concatenate([np.full((40, 1), 2), renderer.SPACE.factors(idx)], 1) \
+          if variants.has_color_factor(v) else renderer.SPACE.factors(idx)
+      np.testing.assert_array_equal(
+          variants.apply_variant_grey(v, masks * 255, fac, np.random.default_rng(1)),
+          variants.apply_variant(v, masks, fac, np.random.default_rng(1)), v)
+    with self.assertRaisesRegex(ValueError, "size must be one of"):
+      dsprites_dataset.dsprites(size=48)
+
   def test_bad_arguments(self):
     with self.assertRaisesRegex(ValueError, "unknown origin"):
       dsprites_dataset.dsprites(origin="web")

@@ -119,6 +119,25 @@ def test_labels_aggregation_keeps_exactly_the_label_dim(averaging):
   np.testing.assert_array_equal(same[0], m1t)
 
 
+def test_dim_labels_give_a_factor_several_dims():
+  m1, lv1, m2, lv2 = _posteriors(b=4, l=6)
+  labels = jnp.array([2, 0, 4, 2])
+  keep = losses.aggregation_mask(m1, lv1, m2, lv2, labels=labels,
+                                 dim_labels=(0, 1, 2, 3, 4, 2))
+  want = np.zeros((4, 6), bool)
+  want[0, [2, 5]] = want[1, 0] = want[2, 4] = want[3, [2, 5]] = True
+  np.testing.assert_array_equal(keep, want)
+  # -1: always shared; empty: the identity (dim i belongs to factor i).
+  keep = losses.aggregation_mask(m1, lv1, m2, lv2, labels=labels,
+                                 dim_labels=(0, 1, 2, 3, 4, -1))
+  np.testing.assert_array_equal(keep, np.eye(6, dtype=bool)[[2, 0, 4, 2]])
+  np.testing.assert_array_equal(
+      losses.aggregation_mask(m1, lv1, m2, lv2, labels=labels, dim_labels=()),
+      np.eye(6, dtype=bool)[[2, 0, 4, 2]])
+  with pytest.raises(ValueError, match="one per dim"):
+    losses.aggregation_mask(m1, lv1, m2, lv2, labels=labels, dim_labels=(0, 1, 2))
+
+
 def test_bad_labels_get_clear_errors_or_nan_under_jit():
   m1, lv1, m2, lv2 = _posteriors()
   with pytest.raises(ValueError, match=r"num_latents=5.*\[0, 7\]"):

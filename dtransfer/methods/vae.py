@@ -132,6 +132,17 @@ class WeakVAE(VAE):
 
   def check_images(self, images) -> None:
     if self.config.loss.aggregator == "labels":
+      dim_labels = tuple(self.config.loss.get("dim_labels", ()) or ())
+      if dim_labels:
+        f = images.space.num_factors
+        if (len(dim_labels) != self.model.num_latents
+            or any(not -1 <= int(d) < f for d in dim_labels)
+            or set(range(f)) - {int(d) for d in dim_labels}):
+          raise ValueError(
+              f"loss.dim_labels={dim_labels} must give one factor index in [-1, {f}) "
+              f"per latent dim ({self.model.num_latents}) and name every factor of "
+              f"{self.config.data.name} at least once.")
+        return
       if images.space.num_factors > self.model.num_latents:
         raise ValueError(
             f"the labels aggregator ties latent dim i to factor i, but "
@@ -148,7 +159,8 @@ class WeakVAE(VAE):
     lc = self.config.loss
     return losses.paired_elbo_forward(self.model, variables, batch, key, beta,
                                       aggregator=lc.aggregator, averaging=lc.averaging,
-                                      divergence=lc.divergence, threshold=lc.threshold)
+                                      divergence=lc.divergence, threshold=lc.threshold,
+                                      dim_labels=tuple(lc.get("dim_labels", ()) or ()) or None)
 
 
 class BetaVAE(VAE):

@@ -19,6 +19,9 @@ from dtransfer.datasets.dsprites.variants import COLOR_SPACE
 from dtransfer.datasets.dsprites.variants import ORIGINS
 from dtransfer.datasets.dsprites.variants import _check_variant
 from dtransfer.datasets.dsprites.variants import apply_variant
+from dtransfer.datasets.dsprites.variants import apply_variant_grey
+from dtransfer.datasets.dsprites.variants import check_size
+from dtransfer.datasets.dsprites.variants import downsample
 from dtransfer.datasets.dsprites.variants import has_color_factor
 from dtransfer.datasets.dsprites.variants import num_channels
 from dtransfer.datasets.dsprites.variants import split_sizes
@@ -46,26 +49,30 @@ def _original_masks(data_dir, sizes=None, check_md5: bool = True) -> ArraySource
   return ArraySource(imgs[..., None], space)
 
 
-def _wrap(variant: str, base, color_size=None, channels: int = 1):
-  """A variant source over a mask source (prepends the colour factor)."""
+def _wrap(variant: str, base, color_size=None, channels: int = 1, size: int = 64):
+  """A variant source over a mask source (prepends the colour factor); ``size``
+  < 64 area-averages the masks to size x size first."""
   extra, color_map = None, None
   if has_color_factor(variant):
     extra, maps = renderer.subgrid(COLOR_SPACE, None if color_size is None
                                    else (color_size,))
     color_map = maps[0]
-  fn = functools.partial(_transform, variant, channels, color_map)
+  fn = functools.partial(_transform, variant, channels, color_map, size)
   return TransformedSource(base, fn, extra=extra,
-                           image_shape=(64, 64, num_channels(variant, channels)))
+                           image_shape=(size, size, num_channels(variant, channels)))
 
 
-def _transform(variant, channels, color_map, base, factors, rng):
+def _transform(variant, channels, color_map, size, base, factors, rng):
+  if size != renderer.IMAGE_SIZE:
+    return apply_variant_grey(variant, downsample(base, size), factors, rng,
+                              channels=channels, color_map=color_map)
   return apply_variant(variant, base, factors, rng, channels=channels,
                        color_map=color_map)
 
 
 def make(variant: str, origin: str = "procedural", data_dir=None, *,
          channels: int = 1, factor_sizes=None, tfds_base: str = "procedural",
-         baked: bool = True, check_md5: bool = True):
+         baked: bool = True, check_md5: bool = True, size: int = 64):
   """Builds any dSprites variant source (the factories below call this).
 
   Args:
@@ -85,6 +92,10 @@ def make(variant: str, origin: str = "procedural", data_dir=None, *,
       "white" config and apply the variant on the fly (fresh noise per access,
       as the authors do).
     check_md5: "original" only; verify the full file's md5.
+    size: image side, 64 (the original) or 32, 16, 8: the 64x64 sprite
+      masks area-averaged (a grey edge), then the variant's formula (noise
+      drawn per pixel at that size). Cheaper images for CPU runs; every
+      sprite is still recognisable at 32 (benchmarks/quick_preset.md).
 
   Returns:
     An ImageSource with uint8 images in [0, 255].
@@ -93,21 +104,26 @@ def make(variant: str, origin: str = "procedural", data_dir=None, *,
   if origin not in ORIGINS:
     raise ValueError(f"unknown origin '{origin}' for dSprites; choose one of "
                      f"{ORIGINS}.")
+  size = check_size(size)
   color_size, sprite_sizes = split_sizes(variant, factor_sizes)
   if origin == "procedural":
-    return _wrap(variant, _procedural_masks(sprite_sizes), color_size, channels)
+    return _wrap(variant, _procedural_masks(sprite_sizes), color_size, channels, size)
   if origin == "original":
     return _wrap(variant, _original_masks(data_dir, sprite_sizes, check_md5),
-                 color_size, channels)
+                 color_size, channels, size)
   from dtransfer.datasets.dsprites import tfds_io  # pylint: disable=g-import-not-at-top  (TFDS: heavy, optional)
   if baked and variant != "white":
+    if size != renderer.IMAGE_SIZE:
+      raise ValueError(f"size={size}: the prepared '{variant}' config holds 64x64 "
+                       "images with their noise or colours baked in; pass baked=False "
+                       "to apply the variant to the downsampled white sprites.")
     return tfds_io.open_source(
         tfds_io.config_name(variant, tfds_base, factor_sizes), data_dir)
   white = tfds_io.open_source(
       tfds_io.config_name("white", tfds_base, sprite_sizes), data_dir)
-  if variant == "white" and channels == 1:
+  if variant == "white" and channels == 1 and size == renderer.IMAGE_SIZE:
     return white
-  return _wrap(variant, white, color_size, channels)
+  return _wrap(variant, white, color_size, channels, size)
 
 
 def dsprites(origin: str = "procedural", data_dir=None, *, channels: int = 1,

@@ -44,6 +44,9 @@ from dtransfer.datasets.dsprites import renderer
 VARIANTS = ("white", "noisy", "color", "color_dlib", "noisy_color")
 ORIGINS = ("procedural", "tfds", "original")
 DEFAULT_SEED = 0
+# Image sides offered (``size`` option): the original 64 and area-averaged
+# downsamplings of it (cheaper images for CPU runs; README, quick preset).
+IMAGE_SIZES = (64, 32, 16, 8)
 
 # The authors' Color-dSprites palette: white plus seaborn.husl_palette(6,
 # h=.1, s=.7, l=.7), the values of the authors' Color-dSprites loader.
@@ -108,6 +111,61 @@ def as_rng(rng) -> np.random.Generator:
                   f"{type(rng)}; use np.random.default_rng(seed).")
 
 
+def check_size(size: int) -> int:
+  """A valid image side for dSprites: 64 (the original) or 64 / 2^j down to 8."""
+  size = int(size)
+  if size not in IMAGE_SIZES:
+    raise ValueError(f"dSprites size must be one of {IMAGE_SIZES}, got {size}.")
+  return size
+
+
+def downsample(masks: np.ndarray, size: int) -> np.ndarray:
+  """64x64 sprite masks (sprite > 0) -> uint8 coverage [N, size, size] in 0..255.
+
+  Each output pixel is the fraction of its (64/size)^2 input pixels that the
+  sprite covers, rounded to 0..255: area averaging, so a half-pixel move of
+  the sprite still changes the image (the 32 positions stay distinct at 32x32).
+  """
+  masks = np.asarray(masks)
+  mask = (masks[..., 0] if masks.ndim == 4 else masks) > 0
+  f = mask.shape[-1] // size
+  count = mask.reshape(len(mask), size, f, size, f).sum((2, 4), dtype=np.uint32)
+  return ((count * 255 + (f * f) // 2) // (f * f)).astype(np.uint8)
+
+
+def apply_variant_grey(variant: str, alpha: np.ndarray, factors: np.ndarray,
+                       rng=None, *, channels: int = 1,
+                       color_map: np.ndarray | None = None) -> np.ndarray:
+  """The variants' formulas for a grey coverage ``alpha`` [N, H, W] (uint8 0..255).
+
+  With m = alpha / 255 (1 inside the sprite, 0 outside, in between on the
+  edge of a downsampled sprite): white 255 m; noisy uint8(255 min(m + u, 1));
+  colour 255 m c; noisy colour m c + (1 - m) u. For a 0/1 mask these are
+  exactly ``apply_variant``'s images.
+  """
+  _check_variant(variant)
+  a = np.asarray(alpha, np.uint8)[..., None]
+  n, h, w, _ = a.shape
+  if variant == "white":
+    if channels not in (1, 3):
+      raise ValueError(f"dsprites channels must be 1 or 3, got {channels}.")
+    return np.repeat(a, channels, axis=-1) if channels == 3 else a.copy()
+  if variant == "noisy":
+    s = a.astype(np.uint16)
+    return np.minimum(s + _noise(rng, n, h), 255).astype(np.uint8)
+  if has_color_factor(variant):
+    cls = np.asarray(factors)[:, 0]
+    color = COLORS_UINT8[cls if color_map is None else color_map[cls]]
+  else:   # color_dlib
+    color = (255 * as_rng(rng).uniform(0.5, 1.0, size=(n, 3))).astype(np.uint8)
+  s = a.astype(np.uint32)
+  color = color[:, None, None, :].astype(np.uint32)
+  out = s * color
+  if variant == "noisy_color":
+    out = out + (255 - s) * _noise(rng, n, h)
+  return ((out + 127) // 255).astype(np.uint8)
+
+
 def apply_variant(variant: str, masks: np.ndarray, factors: np.ndarray,
                   rng=None, *, channels: int = 1,
                   color_map: np.ndarray | None = None) -> np.ndarray:
@@ -148,6 +206,6 @@ def apply_variant(variant: str, masks: np.ndarray, factors: np.ndarray,
   return mask.view(np.uint8) * color          # black background
 
 
-def _noise(rng, n: int) -> np.ndarray:
+def _noise(rng, n: int, size: int = 64) -> np.ndarray:
   """floor(255 * U[0,1)) per pixel and channel: uniform on {0, ..., 254}."""
-  return as_rng(rng).integers(0, 255, size=(n, 64, 64, 3), dtype=np.uint8)
+  return as_rng(rng).integers(0, 255, size=(n, size, size, 3), dtype=np.uint8)
