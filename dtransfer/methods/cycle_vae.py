@@ -332,9 +332,9 @@ class CycleVAE(base.Method):
     probe_cfg = dict(config.get("cycle", {}).get("probe", {}))
     index = probe_records(images, int(probe_cfg.get("num_samples", 6000)),
                           seed=int(config.eval.seed))
-    images = images.images(index, np.random.default_rng([int(config.eval.seed), 0x9B0E]))
+    pixels = images.images(index, np.random.default_rng([int(config.eval.seed), 0x9B0E]))
     labels = images.space.factors(index)[:, factor]
-    codes = self.codes(variables, images)
+    codes = self.codes(variables, pixels)
     result = latent_probes(codes[:, :self.z_dim], codes[:, self.z_dim:], labels,
                            seed=int(config.eval.seed),
                            max_iter=int(probe_cfg.get("max_iter", 200)))
@@ -343,7 +343,7 @@ class CycleVAE(base.Method):
     values = np.unique(labels)[:10]
     cols = np.asarray([np.flatnonzero(labels == v)[0] for v in values])
     rows = np.setdiff1d(np.arange(len(index)), cols)[:8]
-    evaluate.save_png(self.swap_grid(variables, images[rows], images[cols]),
+    evaluate.save_png(self.swap_grid(variables, pixels[rows], pixels[cols]),
                       os.path.join(outdir, "swap_factor.png"))
     return {"probe": result}
 
